@@ -1,0 +1,138 @@
+package fs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/reelvault/reelvault/retry"
+	"github.com/reelvault/reelvault/storage"
+	"github.com/reelvault/reelvault/storage/storagetest"
+)
+
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := New(filepath.Join(t.TempDir(), "archive"))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store { return newTestStore(t) })
+}
+
+func TestRefusesEscapingKeys(t *testing.T) {
+	s := newTestStore(t)
+	tests := []struct{ name, key string }{
+		{"parent", "../x"},
+		{"parent inside", "a/../../x"},
+		{"absolute", "/abs"},
+		{"empty segment", "a//b"},
+		{"trailing slash", "a/"},
+		{"backslash", `a\b`},
+		{"NUL", "a\x00b"},
+		{"dot segment", "a/./b"},
+		{"empty", ""},
+		{"temp name", "a/.reelvault-tmp-123"},
+		{"sidecar name", "a/b.reelvault-meta.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.Put(t.Context(), tt.key, strings.NewReader("x"), 1, storage.PutOptions{})
+			if !errors.Is(err, errInvalidKey) || !retry.IsPermanent(err) {
+				t.Errorf("Put(%q) = %v, want a permanent invalid-key error", tt.key, err)
+			}
+			if _, err := s.Stat(t.Context(), tt.key); !retry.IsPermanent(err) {
+				t.Errorf("Stat(%q) = %v, want a permanent error", tt.key, err)
+			}
+		})
+	}
+	// Nothing may have been written outside the root (nor inside it).
+	entries, err := os.ReadDir(filepath.Dir(s.root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "archive" {
+		t.Errorf("entries beside the root = %v, want only the root", entries)
+	}
+}
+
+func TestModes(t *testing.T) {
+	s := newTestStore(t)
+	const key = "2026/01/video.mp4"
+	if err := s.Put(t.Context(), key, strings.NewReader("frames"), 6, storage.PutOptions{}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	tests := []struct {
+		path string
+		want os.FileMode
+	}{
+		{s.root, 0o700},
+		{filepath.Join(s.root, "2026"), 0o700},
+		{filepath.Join(s.root, "2026", "01"), 0o700},
+		{s.path(key), 0o600},
+		{metaPath(s.path(key)), 0o600},
+	}
+	for _, tt := range tests {
+		fi, err := os.Stat(tt.path)
+		if err != nil {
+			t.Fatalf("stat %s: %v", tt.path, err)
+		}
+		if got := fi.Mode().Perm(); got != tt.want {
+			t.Errorf("mode of %s = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestNoTempFilesLeft(t *testing.T) {
+	s := newTestStore(t)
+	boom := errors.New("boom")
+	_ = s.Put(t.Context(), "dir/a", errReader{boom}, -1, storage.PutOptions{})
+	_ = s.Put(t.Context(), "dir/b", strings.NewReader("short"), 10, storage.PutOptions{})
+	entries, err := os.ReadDir(filepath.Join(s.root, "dir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left behind after failed Puts: %s", e.Name())
+	}
+}
+
+func TestLocation(t *testing.T) {
+	s := newTestStore(t)
+	if got, want := s.Location(), "file://"+s.root; got != want || !filepath.IsAbs(s.root) {
+		t.Errorf("Location() = %q, want %q with an absolute root", got, want)
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+func TestWriteErrClassification(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		permanent bool
+		msg       string
+	}{
+		{"disk full", &os.PathError{Op: "write", Path: "/r/.reelvault-tmp-1", Err: syscall.ENOSPC}, true, "disk full writing /r/v.mp4"},
+		{"quota", &os.PathError{Op: "write", Path: "/r/.reelvault-tmp-1", Err: syscall.EDQUOT}, true, "disk full writing /r/v.mp4"},
+		{"read-only", &os.PathError{Op: "open", Path: "/r/.reelvault-tmp-1", Err: syscall.EROFS}, true, "writing /r/v.mp4"},
+		{"I/O error", &os.PathError{Op: "write", Path: "/r/.reelvault-tmp-1", Err: syscall.EIO}, false, "writing /r/v.mp4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := writeErr("/r/v.mp4", tt.err)
+			if retry.IsPermanent(err) != tt.permanent || !errors.Is(err, tt.err) || !strings.HasPrefix(err.Error(), tt.msg) {
+				t.Errorf("writeErr = %q (permanent %v), want prefix %q, permanent %v, wrapping the cause",
+					err, retry.IsPermanent(err), tt.msg, tt.permanent)
+			}
+		})
+	}
+}

@@ -1,0 +1,130 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/reelvault/reelvault/storage"
+)
+
+// Put implements storage.Store.
+//
+// On AWS (no custom endpoint) a known size up to 5 GiB goes up as one
+// PutObject that streams r with Content-Length: nothing is buffered, and S3
+// rejects a body shorter than Content-Length (IncompleteBody), so a source
+// that dies mid-way leaves no object.
+//
+// Everything else goes through the transfermanager, which reads r in
+// PartSize chunks into memory: an object smaller than a part is sent as one
+// PutObject from that buffer, a larger one as a multipart upload that S3
+// publishes only on CompleteMultipartUpload (and that is aborted on
+// failure). Memory is bounded by PartSize, not by the object.
+//
+// Why not stream on a custom endpoint: over plain http the SDK can only send
+// a stream as UNSIGNED-PAYLOAD, and then atomicity rests on the server
+// checking Content-Length. Not all do: versitygw v1.8.0 (on fasthttp, whose
+// fixed-length request stream reports a connection closed early as a clean
+// io.EOF) commits the truncated body as the object. Buffered requests carry
+// a signed payload hash, and a multipart upload is never completed after a
+// failed read, so no server can publish a partial video.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) error {
+	body := &sizedReader{r: r, remaining: size}
+	var err error
+	if s.streamPut && size >= 0 && size <= maxSinglePut {
+		err = s.putStream(ctx, key, body, size, opts)
+	} else {
+		err = s.putBuffered(ctx, key, body, size, opts)
+	}
+	if err == nil {
+		return nil
+	}
+	if body.err != nil {
+		// The body failed (the source died, or it had the wrong size): that
+		// is the cause, whatever the SDK made of the aborted request.
+		return fmt.Errorf("s3: put %q: read body: %w", key, body.err)
+	}
+	return s.classify("put", key, err)
+}
+
+// putStream sends body as one PutObject without buffering it.
+func (s *Store) putStream(ctx context.Context, key string, body *sizedReader, size int64, opts storage.PutOptions) error {
+	if size == 0 {
+		// net/http sends no body for Content-Length 0 and so never reads
+		// it; check here that it is empty.
+		if _, err := body.Read(nil); err != io.EOF {
+			return err
+		}
+	}
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:             &s.bucket,
+		Key:                &key,
+		Body:               body,
+		ContentLength:      aws.Int64(size),
+		ContentType:        nonEmpty(opts.ContentType),
+		ContentDisposition: nonEmpty(opts.ContentDisposition),
+		Metadata:           opts.Metadata,
+		Tagging:            tagging(opts.Tags),
+	},
+		// SigV4 signs a hash of the payload, which the SDK computes by
+		// reading the body and seeking back; a stream cannot seek, and over
+		// plain http the SDK fails with "unseekable stream is not supported
+		// without TLS". UNSIGNED-PAYLOAD skips the hash; over https the
+		// SDK's default trailing CRC32 still covers the bytes.
+		s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware),
+		// A retry would have to rewind the stream, which fails and hides
+		// the real error behind "failed to rewind transport stream".
+		// Retrying the whole Put is the caller's decision.
+		func(o *s3.Options) { o.RetryMaxAttempts = 1 },
+	)
+	return err
+}
+
+// putBuffered sends body through the transfermanager in PartSize chunks.
+func (s *Store) putBuffered(ctx context.Context, key string, body io.Reader, size int64, opts storage.PutOptions) error {
+	in := &transfermanager.UploadObjectInput{
+		Bucket:             &s.bucket,
+		Key:                &key,
+		Body:               body,
+		ContentType:        nonEmpty(opts.ContentType),
+		ContentDisposition: nonEmpty(opts.ContentDisposition),
+		Metadata:           opts.Metadata,
+		Tagging:            tagging(opts.Tags),
+	}
+	if size > 0 {
+		// Lets the transfermanager raise the part size so the object fits
+		// in 10,000 parts.
+		in.ContentLength = aws.Int64(size)
+	}
+	// transfermanager v0.5.7 aborts the multipart upload itself when a part
+	// or the body fails (multiUploader.complete calls fail), with a fresh
+	// context thanks to FailTimeout; AbortIncompleteUploads sweeps what a
+	// crash leaves behind.
+	_, err := s.uploader.UploadObject(ctx, in)
+	return err
+}
+
+// tagging encodes tags for the x-amz-tagging header: a URL query string.
+func tagging(tags map[string]string) *string {
+	if len(tags) == 0 {
+		return nil
+	}
+	v := make(url.Values, len(tags))
+	for k, val := range tags {
+		v.Set(k, val)
+	}
+	return aws.String(v.Encode())
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,86 @@
+// Package storage defines where archived videos and their task.json sidecars
+// live. The contract is the Store interface; each driver (storage/fs,
+// storage/s3, storage/minio) lives in its own subpackage, exports a type named
+// Store, and passes the conformance suite in storage/storagetest against a
+// real server.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotExist is returned (wrapped) by Stat and Open when no object has the key.
+var ErrNotExist = errors.New("object does not exist")
+
+// Store is the small contract every storage driver implements.
+//
+// Keys are slash-separated, relative, and already validated by the caller
+// (no "..", no leading slash, no empty segments); drivers may still refuse a
+// key they cannot hold, with a permanent error.
+//
+// Errors are classified at the driver boundary: a driver wraps an error that
+// retrying cannot fix (missing bucket, rejected credentials, invalid key) with
+// retry.Permanent; anything else is treated as transient by the caller.
+// Drivers contain no retry loops of their own beyond what their SDK does per
+// request.
+type Store interface {
+	// Put stores the bytes of r under key, replacing any object already there.
+	// size is the exact number of bytes r yields, or -1 when unknown.
+	//
+	// Put MUST read r until io.EOF or return an error, and MUST return the
+	// error r returned (wrapped) when a read fails. When size >= 0 and r
+	// yields fewer or more bytes, Put MUST fail and store nothing. Put MUST be atomic: when it
+	// returns an error, no new object is visible under key (an old one may
+	// remain); readers never see a partial object. Put MUST NOT buffer the
+	// whole body in memory or on local disk (fs writes a temporary file in the
+	// destination directory and renames it).
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) error
+
+	// Stat returns what is stored under key, or an error wrapping ErrNotExist.
+	// Metadata keys come back lower-case, whatever case the backend uses.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+
+	// Open returns the object's bytes, or an error wrapping ErrNotExist.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+
+	// Delete removes key. Deleting a key that does not exist is not an error.
+	Delete(ctx context.Context, key string) error
+
+	// List calls fn for every object whose key starts with prefix, in
+	// lexical key order. An error from fn stops the listing and is returned.
+	// Metadata and ContentType may be empty in listed ObjectInfo.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+
+	// Location names where objects go, for the catalog and for people:
+	// "s3://bucket", "minio://bucket" or "file:///abs/root".
+	Location() string
+}
+
+// PutOptions are the attributes stored with an object.
+type PutOptions struct {
+	ContentType        string
+	ContentDisposition string
+	// Metadata is user metadata. Keys are lower-case ASCII letters, digits
+	// and '-'; values are printable ASCII (callers sanitize them).
+	Metadata map[string]string
+	// Tags are object tags (at most 10). Drivers that cannot tag ignore them.
+	Tags map[string]string
+}
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Key                string
+	Size               int64
+	ContentType        string
+	ContentDisposition string
+	Metadata           map[string]string
+	ModTime            time.Time
+}
+
+// Presigner is implemented by drivers that can hand out time-limited GET URLs.
+type Presigner interface {
+	Presign(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
