@@ -1,0 +1,168 @@
+package config
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(*Config)
+		want   []string // every message, in field order; nil means valid
+	}{
+		{"defaults", func(*Config) {}, nil},
+
+		// api
+		{"base_url empty", func(c *Config) { c.API.BaseURL = "" },
+			[]string{"api.base_url: required"}},
+		{"base_url relative", func(c *Config) { c.API.BaseURL = "gateway.example.com" },
+			[]string{`api.base_url: want an absolute http or https URL such as https://gateway.example.com, got "gateway.example.com"`}},
+		{"base_url other scheme", func(c *Config) { c.API.BaseURL = "ftp://gateway.example.com" },
+			[]string{`api.base_url: want an absolute http or https URL such as https://gateway.example.com, got "ftp://gateway.example.com"`}},
+		{"base_url password not echoed", func(c *Config) { c.API.BaseURL = "ftp://u:pw@gateway.example.com" },
+			[]string{`api.base_url: want an absolute http or https URL such as https://gateway.example.com, got "ftp://u:xxxxx@gateway.example.com"`}},
+		{"api_key required off loopback", func(c *Config) { c.API.BaseURL = "https://gateway.example.com" },
+			[]string{"api.api_key: required when api.base_url is not a loopback address (e.g. api_key: ${REELVAULT_API_KEY})"}},
+		{"api_key set off loopback", func(c *Config) { c.API.BaseURL, c.API.APIKey = "https://gateway.example.com", "k" }, nil},
+		{"api_key optional on localhost", func(c *Config) { c.API.BaseURL = "http://localhost:8418" }, nil},
+		{"api_key optional on ::1", func(c *Config) { c.API.BaseURL = "http://[::1]:8418" }, nil},
+		{"poll_interval too short", func(c *Config) { c.API.PollInterval = Duration(500 * time.Millisecond) },
+			[]string{"api.poll_interval: must be at least 1s, got 500ms"}},
+		{"requests_per_second zero", func(c *Config) { c.API.RequestsPerSecond = 0 },
+			[]string{"api.requests_per_second: must be a number greater than 0, got 0"}},
+		{"requests_per_second NaN", func(c *Config) { c.API.RequestsPerSecond = math.NaN() },
+			[]string{"api.requests_per_second: must be a number greater than 0, got NaN"}},
+		{"requests_per_second infinite", func(c *Config) { c.API.RequestsPerSecond = math.Inf(1) },
+			[]string{"api.requests_per_second: must be a number greater than 0, got +Inf"}},
+		{"timeout zero", func(c *Config) { c.API.Timeout = 0 },
+			[]string{"api.timeout: must be greater than 0, got 0s"}},
+		{"give_up_after below poll_interval", func(c *Config) { c.API.GiveUpAfter = Duration(10 * time.Second) },
+			[]string{"api.give_up_after: must be at least api.poll_interval (15s), got 10s"}},
+
+		// catalog
+		{"catalog path empty", func(c *Config) { c.Catalog.Path = "" },
+			[]string{"catalog.path: required"}},
+
+		// storage
+		{"driver unknown", func(c *Config) { c.Storage.Driver = "gcs" },
+			[]string{`storage.driver: want one of fs, s3, minio, got "gcs"`}},
+		{"driver empty", func(c *Config) { c.Storage.Driver = "" },
+			[]string{"storage.driver: required: one of fs, s3, minio"}},
+		{"fs root empty", func(c *Config) { c.Storage.FS.Root = "" },
+			[]string{`storage.fs.root: required when storage.driver is "fs"`}},
+		{"fs root ignored for s3", func(c *Config) { c.Storage.Driver, c.Storage.FS.Root, c.Storage.S3.Bucket = "s3", "", "b" }, nil},
+		{"s3 bucket required", func(c *Config) { c.Storage.Driver = "s3" },
+			[]string{`storage.s3.bucket: required when storage.driver is "s3"`}},
+		{"s3 endpoint must be a URL", func(c *Config) {
+			c.Storage.Driver, c.Storage.S3.Bucket, c.Storage.S3.Endpoint = "s3", "b", "s3.example.com:9000"
+		}, []string{`storage.s3.endpoint: want an absolute http or https URL such as https://s3.example.com, got "s3.example.com:9000"`}},
+		{"s3 secret without id", func(c *Config) {
+			c.Storage.Driver, c.Storage.S3.Bucket, c.Storage.S3.SecretAccessKey = "s3", "b", "s"
+		}, []string{"storage.s3.access_key_id: required when storage.s3.secret_access_key is set"}},
+		{"s3 id without secret", func(c *Config) {
+			c.Storage.Driver, c.Storage.S3.Bucket, c.Storage.S3.AccessKeyID = "s3", "b", "id"
+		}, []string{"storage.s3.secret_access_key: required when storage.s3.access_key_id is set"}},
+		{"minio endpoint and bucket required", func(c *Config) { c.Storage.Driver = "minio" },
+			[]string{
+				`storage.minio.endpoint: required when storage.driver is "minio"`,
+				`storage.minio.bucket: required when storage.driver is "minio"`,
+			}},
+		{"minio endpoint with scheme", func(c *Config) {
+			c.Storage.Driver, c.Storage.MinIO.Bucket, c.Storage.MinIO.Endpoint = "minio", "b", "https://minio.example.com:9000"
+		}, []string{`storage.minio.endpoint: want host:port without a scheme (use storage.minio.secure for https), got "https://minio.example.com:9000"`}},
+		{"minio endpoint without port", func(c *Config) {
+			c.Storage.Driver, c.Storage.MinIO.Bucket, c.Storage.MinIO.Endpoint = "minio", "b", "minio.example.com"
+		}, []string{`storage.minio.endpoint: want host:port such as minio.example.com:9000, got "minio.example.com"`}},
+		{"minio complete", func(c *Config) {
+			c.Storage.Driver, c.Storage.MinIO.Bucket, c.Storage.MinIO.Endpoint = "minio", "b", "127.0.0.1:9000"
+			c.Storage.MinIO.AccessKey, c.Storage.MinIO.SecretKey = "a", "s"
+		}, nil},
+		{"minio key without secret", func(c *Config) {
+			c.Storage.Driver, c.Storage.MinIO.Bucket, c.Storage.MinIO.Endpoint = "minio", "b", "127.0.0.1:9000"
+			c.Storage.MinIO.AccessKey = "a"
+		}, []string{"storage.minio.secret_key: required when storage.minio.access_key is set"}},
+
+		// archive
+		{"concurrency zero", func(c *Config) { c.Archive.Concurrency = 0 },
+			[]string{"archive.concurrency: must be between 1 and 64, got 0"}},
+		{"concurrency too high", func(c *Config) { c.Archive.Concurrency = 65 },
+			[]string{"archive.concurrency: must be between 1 and 64, got 65"}},
+		{"concurrency bounds", func(c *Config) { c.Archive.Concurrency = 64 }, nil},
+		{"part_size too small", func(c *Config) { c.Archive.PartSize = 5*MiB - 1 },
+			[]string{"archive.part_size: must be between 5MiB and 5GiB (S3 multipart limits), got 5242879"}},
+		{"part_size too large", func(c *Config) { c.Archive.PartSize = 6 * GiB },
+			[]string{"archive.part_size: must be between 5MiB and 5GiB (S3 multipart limits), got 6GiB"}},
+		{"part_size bounds", func(c *Config) { c.Archive.PartSize = 5 * GiB }, nil},
+		{"stall_timeout zero", func(c *Config) { c.Archive.StallTimeout = 0 },
+			[]string{"archive.stall_timeout: must be greater than 0, got 0s"}},
+
+		// server
+		{"listen without port", func(c *Config) { c.Server.Listen = "127.0.0.1" },
+			[]string{`server.listen: want host:port such as 127.0.0.1:8417, got "127.0.0.1"`}},
+		{"listen bad port", func(c *Config) { c.Server.Listen = "127.0.0.1:http" },
+			[]string{`server.listen: want host:port such as 127.0.0.1:8417, got "127.0.0.1:http"`}},
+		{"listen port 0 on loopback", func(c *Config) { c.Server.Listen = "localhost:0" }, nil},
+		{"token required on all interfaces", func(c *Config) { c.Server.Listen = ":8417" },
+			[]string{"server.token: required when server.listen is not a loopback address (e.g. token: ${REELVAULT_SERVER_TOKEN})"}},
+		{"token set on all interfaces", func(c *Config) { c.Server.Listen, c.Server.Token = "0.0.0.0:8417", "t" }, nil},
+
+		// log
+		{"log level", func(c *Config) { c.Log.Level = "verbose" },
+			[]string{`log.level: want one of debug, info, warn, error, got "verbose"`}},
+		{"log format", func(c *Config) { c.Log.Format = "logfmt" },
+			[]string{`log.format: want text or json, got "logfmt"`}},
+
+		// prefix
+		{"prefix plain", func(c *Config) { c.Storage.Prefix = "reels/2025" }, nil},
+		{"prefix trailing slash", func(c *Config) { c.Storage.Prefix = "reels/" }, nil},
+		{"prefix dots inside a name", func(c *Config) { c.Storage.Prefix = "v1..2" }, nil},
+		{"prefix leading slash", func(c *Config) { c.Storage.Prefix = "/reels" },
+			[]string{`storage.prefix: must not start with "/", got "/reels"`}},
+		{"prefix dotdot", func(c *Config) { c.Storage.Prefix = "reels/../etc" },
+			[]string{`storage.prefix: must not contain ".." segments, got "reels/../etc"`}},
+		{"prefix dot", func(c *Config) { c.Storage.Prefix = "./reels" },
+			[]string{`storage.prefix: must not contain "." segments, got "./reels"`}},
+		{"prefix empty segment", func(c *Config) { c.Storage.Prefix = "a//b" },
+			[]string{`storage.prefix: must not contain empty segments ("//"), got "a//b"`}},
+		{"prefix double trailing slash", func(c *Config) { c.Storage.Prefix = "a//" },
+			[]string{`storage.prefix: must not contain empty segments ("//"), got "a//"`}},
+		{"prefix bad character", func(c *Config) { c.Storage.Prefix = "my reels" },
+			[]string{`storage.prefix: may contain only letters, digits, ".", "_", "-" and "/", got "my reels"`}},
+
+		// several at once, reported in field order
+		{"all problems reported", func(c *Config) {
+			c.Log.Format = "xml"
+			c.API.Timeout = 0
+			c.Storage.Driver = "s3"
+		}, []string{
+			"api.timeout: must be greater than 0, got 0s",
+			`storage.s3.bucket: required when storage.driver is "s3"`,
+			`log.format: want text or json, got "xml"`,
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.change(&c)
+			if got := messages(c.Validate()); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("Validate():\ngot  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateFieldErrors(t *testing.T) {
+	c := Default()
+	c.Storage.Driver = "minio"
+	err := c.Validate()
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("Validate() error %v holds no *FieldError", err)
+	}
+	if fe.Field != "storage.minio.endpoint" || fe.Problem != `required when storage.driver is "minio"` {
+		t.Fatalf("first FieldError = %+v, want storage.minio.endpoint required", *fe)
+	}
+}
