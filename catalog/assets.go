@@ -1,0 +1,180 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Asset kinds: the video a user sees, and for super-resolution tasks the
+// pre-enhancement original.
+const (
+	KindResult   = "result"
+	KindOriginal = "original"
+)
+
+// Asset states.
+const (
+	AssetPending  = "pending"
+	AssetArchived = "archived"
+	AssetExpired  = "expired" // the signed URL died before a verified copy was made
+	AssetError    = "error"   // refused for good (e.g. a URL the policy forbids)
+)
+
+// Asset is one video of a task.
+type Asset struct {
+	TaskID     string     `json:"-"`
+	Kind       string     `json:"kind"`
+	State      string     `json:"state"`
+	Bucket     string     `json:"bucket"`
+	Key        string     `json:"key"`
+	Size       int64      `json:"size"`
+	SHA256     string     `json:"sha256"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	ArchivedAt *time.Time `json:"archived_at"`
+	Attempts   int        `json:"attempts"`
+	LastError  string     `json:"last_error"`
+	Refreshed  bool       `json:"-"`
+
+	// The media check: what the stored MP4's own boxes say, and whether it
+	// agrees with the task record ("ok", or what differs; "" = not checked).
+	MediaDuration float64 `json:"media_duration"`
+	MediaWidth    int     `json:"media_width"`
+	MediaHeight   int     `json:"media_height"`
+	MediaCheck    string  `json:"media_check"`
+
+	// SourceURL is the signed URL; it never leaves the catalog.
+	SourceURL string `json:"-"`
+}
+
+const assetColumns = `task_id, kind, state, bucket, key, size, sha256, expires_at, archived_at, attempts, last_error, refreshed,
+	source_url, media_duration, media_width, media_height, media_check`
+
+func scanAsset(s interface{ Scan(...any) error }) (Asset, error) {
+	var a Asset
+	var expires int64
+	var archived sql.NullInt64
+	err := s.Scan(&a.TaskID, &a.Kind, &a.State, &a.Bucket, &a.Key, &a.Size, &a.SHA256, &expires, &archived,
+		&a.Attempts, &a.LastError, &a.Refreshed, &a.SourceURL, &a.MediaDuration, &a.MediaWidth, &a.MediaHeight,
+		&a.MediaCheck)
+	a.ExpiresAt = time.UnixMilli(expires).UTC()
+	a.ArchivedAt = fromMS(archived)
+	return a, err
+}
+
+// DueAssets returns up to limit pending assets whose next attempt has come,
+// earliest URL expiry first: the video closest to being lost goes first.
+func (c *DB) DueAssets(ctx context.Context, now time.Time, limit int) ([]Asset, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+assetColumns+` FROM assets
+		WHERE state='pending' AND next_attempt_at <= ? ORDER BY expires_at LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("query pending assets: %w", err)
+	}
+	defer rows.Close()
+	var out []Asset
+	for rows.Next() {
+		a, err := scanAsset(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// NextAssetAttempt returns when the earliest pending asset may be tried.
+func (c *DB) NextAssetAttempt(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	err := c.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM assets WHERE state='pending'`).Scan(&v)
+	if err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(v.Int64), true, nil
+}
+
+// AssetArchived records a stored and verified video.
+func (c *DB) AssetArchived(ctx context.Context, a Asset, now time.Time) error {
+	_, err := c.db.ExecContext(ctx, `UPDATE assets SET state='archived', bucket=?, key=?, size=?, sha256=?, archived_at=?,
+		attempts=attempts+1, last_error='', media_duration=?, media_width=?, media_height=?, media_check=?
+		WHERE task_id=? AND kind=?`,
+		a.Bucket, a.Key, a.Size, a.SHA256, ms(now), a.MediaDuration, a.MediaWidth, a.MediaHeight, a.MediaCheck,
+		a.TaskID, a.Kind)
+	if err != nil {
+		return fmt.Errorf("record archived %s %s: %w", a.TaskID, a.Kind, err)
+	}
+	return nil
+}
+
+// AssetRetry records a failed attempt and when to try again.
+func (c *DB) AssetRetry(ctx context.Context, a Asset, reason string, next time.Time) error {
+	_, err := c.db.ExecContext(ctx, `UPDATE assets SET attempts=attempts+1, last_error=?, next_attempt_at=? WHERE task_id=? AND kind=?`,
+		reason, ms(next), a.TaskID, a.Kind)
+	if err != nil {
+		return fmt.Errorf("record failed attempt %s %s: %w", a.TaskID, a.Kind, err)
+	}
+	return nil
+}
+
+// AssetGone ends an asset that can no longer be archived: state is
+// AssetExpired or AssetError, and reason says why.
+func (c *DB) AssetGone(ctx context.Context, a Asset, state, reason string) error {
+	_, err := c.db.ExecContext(ctx, `UPDATE assets SET state=?, attempts=attempts+1, last_error=? WHERE task_id=? AND kind=?`,
+		state, reason, a.TaskID, a.Kind)
+	if err != nil {
+		return fmt.Errorf("record %s %s as %s: %w", a.TaskID, a.Kind, state, err)
+	}
+	return nil
+}
+
+// AssetRefreshing marks that a fresh URL was asked for (once per asset) and
+// schedules the task's re-poll; the asset waits until the poll updates it.
+func (c *DB) AssetRefreshing(ctx context.Context, a Asset, reason string, now time.Time) error {
+	return c.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE assets SET refreshed=1, attempts=attempts+1, last_error=?, next_attempt_at=?
+			WHERE task_id=? AND kind=?`, reason, ms(now.Add(time.Minute)), a.TaskID, a.Kind); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE tasks SET next_poll_at=? WHERE task_id=?`, ms(now), a.TaskID)
+		return err
+	})
+}
+
+// SidecarsDue returns tasks whose videos are all settled but whose task.json
+// is not written yet.
+func (c *DB) SidecarsDue(ctx context.Context, limit int) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT task_id FROM tasks t WHERE archive_state='pending'
+		AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.task_id=t.task_id AND a.state='pending') LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("query tasks awaiting task.json: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// SidecarWritten records the stored task.json and settles the task's archive
+// state: archived when every video is, incomplete otherwise.
+func (c *DB) SidecarWritten(ctx context.Context, id, key string, now time.Time) error {
+	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET task_json_key=?, archived_at=?,
+		archive_state=CASE WHEN EXISTS (SELECT 1 FROM assets WHERE task_id=? AND state!='archived') THEN 'incomplete' ELSE 'archived' END
+		WHERE task_id=?`, key, ms(now), id, id)
+	if err != nil {
+		return fmt.Errorf("record task.json of %s: %w", id, err)
+	}
+	return nil
+}
+
+// LostAssets counts videos that ended expired or refused.
+func (c *DB) LostAssets(ctx context.Context) (int, error) {
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM assets WHERE state IN ('expired','error')`).Scan(&n)
+	return n, err
+}
