@@ -1,0 +1,168 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/storage"
+)
+
+// archiveLoop hands due videos and task.json sidecars to at most
+// Concurrency workers, earliest URL expiry first, until ctx ends. A storage
+// failure that no retry can fix (missing bucket, rejected credentials, full
+// disk) ends the loop with that error.
+func (a *Archiver) archiveLoop(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var g errgroup.Group
+	g.SetLimit(a.opts.Concurrency)
+	var mu sync.Mutex
+	busy := map[string]bool{}
+	start := func(id string, job func(context.Context) error) bool {
+		mu.Lock()
+		if busy[id] {
+			mu.Unlock()
+			return false
+		}
+		busy[id] = true
+		mu.Unlock()
+		a.inflight.Add(1)
+		g.Go(func() error {
+			defer func() {
+				mu.Lock()
+				delete(busy, id)
+				mu.Unlock()
+				a.inflight.Add(-1)
+				notify(a.wakeArchive)
+			}()
+			if err := job(ctx); err != nil {
+				cancel(err)
+			}
+			return nil
+		})
+		return true
+	}
+
+	for ctx.Err() == nil {
+		started := 0
+		ids, err := a.cat.SidecarsDue(ctx, a.opts.Concurrency)
+		if err != nil {
+			cancel(err)
+			break
+		}
+		for _, id := range ids {
+			if start("sidecar/"+id, func(ctx context.Context) error { return a.writeSidecar(ctx, id) }) {
+				started++
+			}
+		}
+		// Ask for a few more than fit, so in-flight ones don't hide the rest.
+		due, err := a.cat.DueAssets(ctx, a.opts.Clock(), 2*a.opts.Concurrency)
+		if err != nil {
+			cancel(err)
+			break
+		}
+		for _, as := range due {
+			if ctx.Err() != nil {
+				break
+			}
+			if start(as.TaskID+"/"+as.Kind, func(ctx context.Context) error { return a.archiveAsset(ctx, as) }) {
+				started++
+			}
+		}
+		if started == 0 {
+			sleep(ctx, a.untilNextAttempt(ctx), a.wakeArchive)
+		}
+	}
+	_ = g.Wait()
+	if err := context.Cause(ctx); !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func (a *Archiver) untilNextAttempt(ctx context.Context) time.Duration {
+	next, ok, err := a.cat.NextAssetAttempt(ctx)
+	if err != nil || !ok {
+		return time.Second
+	}
+	return min(max(next.Sub(a.opts.Clock()), 10*time.Millisecond), time.Second)
+}
+
+// archiveAsset makes one attempt at one video and records the outcome. It
+// returns an error only for failures that must stop the run.
+func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
+	log := a.log.With("task_id", as.TaskID, "kind", as.Kind)
+	t, err := a.cat.Get(ctx, as.TaskID)
+	if err != nil {
+		return err
+	}
+	key, err := videoKey(a.opts.Prefix, t, as.Kind)
+	if err != nil {
+		return a.cat.AssetGone(ctx, as, catalog.AssetError, err.Error())
+	}
+	opts := storage.PutOptions{
+		ContentType:        "video/mp4",
+		ContentDisposition: contentDisposition(t, as.Kind),
+		Metadata:           videoMetadata(t, as.Kind),
+	}
+	began := time.Now()
+	res, err := a.dl.fetch(ctx, as.SourceURL, key, opts)
+	// Record the outcome even if shutdown began meanwhile: a stored video
+	// must not be forgotten.
+	rctx := context.WithoutCancel(ctx)
+	now := a.opts.Clock()
+	if err == nil {
+		as.Bucket, as.Key, as.Size, as.SHA256 = a.store.Location(), key, res.size, res.sha256
+		if err := a.cat.AssetArchived(rctx, as, now); err != nil {
+			return err
+		}
+		a.opts.Observer.Archived(as.Kind, res.size, time.Since(began), as.ExpiresAt.Sub(now))
+		log.Info("video archived", "key", key, "bytes", res.size, "sha256", res.sha256,
+			"seconds", time.Since(began).Seconds(), "url_life_left", as.ExpiresAt.Sub(now).Round(time.Second))
+		return nil
+	}
+	if ctx.Err() != nil {
+		return nil // shutting down: the asset stays pending for the next run
+	}
+	if permanentStorage(err) {
+		return fmt.Errorf("storage refused %s: %w", key, err)
+	}
+	return a.attemptFailed(rctx, as, err, now)
+}
+
+// attemptFailed decides what a failed download means: try later, ask the
+// gateway for a fresh URL, or give the video up as expired.
+func (a *Archiver) attemptFailed(ctx context.Context, as catalog.Asset, err error, now time.Time) error {
+	log := a.log.With("task_id", as.TaskID, "kind", as.Kind)
+	reason := err.Error()
+	var pe *policyError
+	if errors.As(err, &pe) {
+		log.Error("video URL refused by policy; not archived", "err", err)
+		a.opts.Observer.Lost(as.Kind, catalog.AssetError)
+		return a.cat.AssetGone(ctx, as, catalog.AssetError, reason)
+	}
+	var oe *originError
+	refused := errors.As(err, &oe) && oe.refused()
+	switch {
+	case refused && !as.Refreshed:
+		log.Warn("origin refused the signed URL; asking the gateway for a fresh one", "err", err)
+		if err := a.cat.AssetRefreshing(ctx, as, reason, now); err != nil {
+			return err
+		}
+		a.Wake()
+		return nil
+	case refused && !now.Before(as.ExpiresAt), !now.Before(as.ExpiresAt.Add(a.opts.ExpiryGrace)):
+		log.Error("video lost: its URL expired before a verified copy was made", "err", err, "expired_at", as.ExpiresAt)
+		a.opts.Observer.Lost(as.Kind, catalog.AssetExpired)
+		return a.cat.AssetGone(ctx, as, catalog.AssetExpired, fmt.Sprintf("url expired at %s; last error: %s", as.ExpiresAt.Format(time.RFC3339), reason))
+	}
+	next := now.Add(a.opts.AssetBackoff.Delay(as.Attempts+1, err))
+	log.Warn("video download failed; will retry", "err", err, "attempt", as.Attempts+1, "retry_at", next)
+	return a.cat.AssetRetry(ctx, as, reason, next)
+}
