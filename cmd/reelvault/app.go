@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/config"
+	"github.com/reelvault/reelvault/gateway"
+	"github.com/reelvault/reelvault/storage"
+	"github.com/reelvault/reelvault/storage/fs"
+	"github.com/reelvault/reelvault/storage/minio"
+	"github.com/reelvault/reelvault/storage/s3"
+)
+
+// app is what every command builds from the flags and the config file.
+type app struct {
+	cfg config.Config
+	log *slog.Logger
+}
+
+// usageError is a problem with the command line or the config: exit code 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func loadApp(cmd *cobra.Command, gopts *globalOptions) (*app, error) {
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	path := config.Resolve(gopts.configPath, os.LookupEnv, exists)
+	cfg := config.Default()
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path, os.LookupEnv); err != nil {
+			return nil, &usageError{err}
+		}
+	}
+	// Flags beat the file when given.
+	if cmd.Flags().Changed("log-level") {
+		cfg.Log.Level = gopts.logLevel
+	}
+	if cmd.Flags().Changed("log-format") {
+		cfg.Log.Format = gopts.logFormat
+	}
+	if err := cfg.Validate(); err != nil {
+		name := path
+		if name == "" {
+			name = "built-in defaults"
+		}
+		return nil, &usageError{fmt.Errorf("config %s:\n%w", name, err)}
+	}
+	return &app{cfg: cfg, log: newLogger(os.Stderr, cfg.Log)}, nil
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (a *app) openCatalog(ctx context.Context) (*catalog.DB, error) {
+	return catalog.Open(ctx, a.cfg.Catalog.Path)
+}
+
+// openStore builds the configured driver; s3 and minio check at once that
+// the bucket exists and the credentials work.
+func (a *app) openStore(ctx context.Context) (storage.Store, error) {
+	s := a.cfg.Storage
+	part := int64(a.cfg.Archive.PartSize)
+	switch s.Driver {
+	case "s3":
+		return s3.New(ctx, s3.Config{
+			Bucket: s.S3.Bucket, Region: s.S3.Region, Endpoint: s.S3.Endpoint, ForcePathStyle: s.S3.ForcePathStyle,
+			AccessKeyID: s.S3.AccessKeyID, SecretAccessKey: s.S3.SecretAccessKey, PartSize: part,
+		})
+	case "minio":
+		return minio.New(ctx, minio.Config{
+			Endpoint: s.MinIO.Endpoint, Bucket: s.MinIO.Bucket, AccessKey: s.MinIO.AccessKey,
+			SecretKey: s.MinIO.SecretKey, Secure: s.MinIO.Secure, Region: s.MinIO.Region, PartSize: part,
+		})
+	default:
+		return fs.New(s.FS.Root)
+	}
+}
+
+func (a *app) gatewayClient() *gateway.Client {
+	hc := &http.Client{Timeout: time.Duration(a.cfg.API.Timeout)}
+	return gateway.NewClient(a.cfg.API.BaseURL, a.cfg.EffectiveAPIKey(), hc)
+}
+
+// allowHTTP permits plain-http video URLs when configured, or when the
+// gateway itself is the local simulator, so the built-in defaults work.
+func (a *app) allowHTTP() bool {
+	if a.cfg.Archive.AllowHTTP {
+		return true
+	}
+	u, err := url.Parse(a.cfg.API.BaseURL)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
