@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reelvault/reelvault/archiver"
 	"github.com/reelvault/reelvault/catalog"
 	"github.com/reelvault/reelvault/config"
 	"github.com/reelvault/reelvault/gateway"
@@ -100,6 +101,20 @@ func (a *app) openStore(ctx context.Context) (storage.Store, error) {
 func (a *app) gatewayClient() *gateway.Client {
 	hc := &http.Client{Timeout: time.Duration(a.cfg.API.Timeout)}
 	return gateway.NewClient(a.cfg.API.BaseURL, a.cfg.EffectiveAPIKey(), hc)
+}
+
+// archiverOptions maps the config onto the archiver's knobs.
+func (a *app) archiverOptions() archiver.Options {
+	return archiver.Options{
+		PollInterval:      time.Duration(a.cfg.API.PollInterval),
+		RequestsPerSecond: a.cfg.API.RequestsPerSecond,
+		GiveUpAfter:       time.Duration(a.cfg.API.GiveUpAfter),
+		Concurrency:       a.cfg.Archive.Concurrency,
+		Prefix:            a.cfg.Storage.KeyPrefix(),
+		StallTimeout:      time.Duration(a.cfg.Archive.StallTimeout),
+		AllowHTTP:         a.allowHTTP(),
+		Logger:            a.log,
+	}
 }
 
 // allowHTTP permits plain-http video URLs when configured, or when the

@@ -69,16 +69,7 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	if err != nil {
 		return err
 	}
-	arch := archiver.New(cat, a.gatewayClient(), store, archiver.Options{
-		PollInterval:      time.Duration(a.cfg.API.PollInterval),
-		RequestsPerSecond: a.cfg.API.RequestsPerSecond,
-		GiveUpAfter:       time.Duration(a.cfg.API.GiveUpAfter),
-		Concurrency:       a.cfg.Archive.Concurrency,
-		Prefix:            a.cfg.Storage.KeyPrefix(),
-		StallTimeout:      time.Duration(a.cfg.Archive.StallTimeout),
-		AllowHTTP:         a.allowHTTP(),
-		Logger:            a.log,
-	})
+	arch := archiver.New(cat, a.gatewayClient(), store, a.archiverOptions())
 	runCtx := ctx
 	if opts.once && opts.deadline > 0 {
 		var cancel context.CancelFunc
