@@ -35,8 +35,18 @@ type Options struct {
 	GiveUpAfter       time.Duration // a task not terminal after this is given up [48h]
 	Concurrency       int           // videos transferred at once [4]
 	Prefix            string        // key prefix, "" or ending in "/"
+	KeyTemplate       string        // a task's folder under Prefix [keytemplate.Default]
 	StallTimeout      time.Duration // a transfer with no byte moving this long is aborted [60s]
 	AllowHTTP         bool          // fetch http:// result URLs (the simulator needs it)
+	// AllowedHosts, when not empty, lists the only hosts videos are fetched
+	// from, redirects included: exact names or "*.example.com".
+	AllowedHosts []string
+	// AllowPrivateNetworks lets downloads connect to loopback, private and
+	// link-local addresses (checked at dial time, after DNS). Off, a
+	// compromised gateway cannot point reelvault at internal services. The
+	// CLI turns it on (with AllowHTTP) when api.base_url is a loopback
+	// address, as for the simulator, whose videos are served from loopback.
+	AllowPrivateNetworks bool
 	// PollBackoff and AssetBackoff space out retries after errors.
 	PollBackoff  retry.Backoff // [5s .. 5m]
 	AssetBackoff retry.Backoff // [5s .. 10m]
@@ -113,7 +123,7 @@ func New(cat *catalog.DB, src taskSource, store storage.Store, opts Options) *Ar
 		cat:         cat,
 		src:         src,
 		store:       store,
-		dl:          newDownloader(store, opts.StallTimeout, opts.AllowHTTP),
+		dl:          newDownloader(store, opts.StallTimeout, newURLPolicy(opts)),
 		log:         opts.Logger,
 		wakeArchive: make(chan struct{}, 1),
 		wakePoll:    make(chan struct{}, 1),
@@ -123,6 +133,10 @@ func New(cat *catalog.DB, src taskSource, store storage.Store, opts Options) *Ar
 
 // Wake tells the poller that tasks were tracked and may be due now.
 func (a *Archiver) Wake() { notify(a.wakePoll) }
+
+// KeyRejected reports whether the gateway refused the API key and polling is
+// paused, for readiness probes and metrics.
+func (a *Archiver) KeyRejected() bool { return a.keyRejected.Load() }
 
 func notify(c chan struct{}) {
 	select {

@@ -9,12 +9,17 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/gateway"
+	"github.com/reelvault/reelvault/mp4"
 	"github.com/reelvault/reelvault/retry"
 	"github.com/reelvault/reelvault/storage"
 )
@@ -44,57 +49,38 @@ type policyError struct{ reason string }
 
 func (e *policyError) Error() string { return "url refused by policy: " + e.reason }
 
-// stored describes a verified copy.
+// stored describes a verified copy, and what its MP4 boxes say.
 type stored struct {
-	size   int64
-	sha256 string
+	size     int64
+	sha256   string
+	media    mp4.Info
+	mediaErr error // the file's boxes could not be read; the copy is still exact
 }
 
 // downloader streams videos from signed URLs into a store, verifying them on
 // the way. It never holds a whole video in memory or on local disk.
 type downloader struct {
-	client    *http.Client
-	store     storage.Store
-	stall     time.Duration
-	allowHTTP bool
+	client *http.Client
+	store  storage.Store
+	stall  time.Duration
+	policy urlPolicy
 }
 
-func newDownloader(store storage.Store, stall time.Duration, allowHTTP bool) *downloader {
-	d := &downloader{store: store, stall: stall, allowHTTP: allowHTTP}
+func newDownloader(store storage.Store, stall time.Duration, policy urlPolicy) *downloader {
+	d := &downloader{store: store, stall: stall, policy: policy}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// Every connection goes through the policy's dialer, which refuses
+	// private addresses after DNS. A proxy from the environment would be
+	// dialled instead of the origin and hide the origin's address from that
+	// check, so downloads connect directly.
+	transport.Proxy = nil
+	transport.DialContext = policy.dialer().DialContext
 	// No total timeout: a 2 GiB video may take long. The stall timer below
 	// and the header timeout catch a dead origin instead.
 	transport.ResponseHeaderTimeout = stall
 	transport.MaxIdleConnsPerHost = 16
-	d.client = &http.Client{
-		Transport: transport,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return &policyError{reason: "more than 5 redirects"}
-			}
-			if err := d.checkURL(req.URL); err != nil {
-				return err
-			}
-			if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-				return &policyError{reason: "redirect from https to " + req.URL.Scheme}
-			}
-			return nil
-		},
-	}
+	d.client = &http.Client{Transport: transport, CheckRedirect: policy.checkRedirect}
 	return d
-}
-
-func (d *downloader) checkURL(u *url.URL) error {
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && d.allowHTTP:
-	default:
-		return &policyError{reason: fmt.Sprintf("scheme %q not allowed (set archive.allow_http to fetch http)", u.Scheme)}
-	}
-	if u.Host == "" {
-		return &policyError{reason: "no host"}
-	}
-	return nil
 }
 
 // fetch streams src into the store under key and returns what was stored,
@@ -105,7 +91,7 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 	if err != nil {
 		return stored{}, &policyError{reason: "unparseable url"}
 	}
-	if err := d.checkURL(u); err != nil {
+	if err := d.policy.check(u); err != nil {
 		return stored{}, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -123,9 +109,10 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 		if errors.As(err, &pe) {
 			return stored{}, pe
 		}
-		return stored{}, fmt.Errorf("download: %w", stallCause(ctx, err))
+		return stored{}, fmt.Errorf("download: %w", stallCause(ctx, redactURLError(err)))
 	}
 	defer resp.Body.Close()
+	stall.Reset(d.stall) // the headers moved; the body gets a full stall timeout
 	if resp.StatusCode != http.StatusOK {
 		return stored{}, &originError{status: resp.StatusCode, detail: snippet(resp)}
 	}
@@ -140,7 +127,8 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 	if string(head[4:8]) != "ftyp" {
 		return stored{}, fmt.Errorf("body is not an MP4 (starts %q)", printable(head))
 	}
-	v := &verifier{r: body, h: sha256.New(), want: resp.ContentLength, onRead: func() { stall.Reset(d.stall) }}
+	probe := &mp4.Probe{}
+	v := &verifier{r: body, h: sha256.New(), probe: probe, want: resp.ContentLength, onRead: func() { stall.Reset(d.stall) }}
 	if err := d.store.Put(ctx, key, v, resp.ContentLength, opts); err != nil {
 		if v.err != nil {
 			err = v.err // the download failed first; the store only passed it on
@@ -159,15 +147,18 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 	if info.Size != v.n {
 		return stored{}, fmt.Errorf("verify %s: stored %d bytes, downloaded %d", key, info.Size, v.n)
 	}
-	return stored{size: v.n, sha256: hex.EncodeToString(v.h.Sum(nil))}, nil
+	media, mediaErr := probe.Result()
+	return stored{size: v.n, sha256: hex.EncodeToString(v.h.Sum(nil)), media: media, mediaErr: mediaErr}, nil
 }
 
-// verifier hashes and counts the body as the store reads it, and turns a
-// short or over-long body into an error the store must pass on.
+// verifier hashes and counts the body as the store reads it, feeds it to
+// the MP4 probe, and turns a short or over-long body into an error the store
+// must pass on.
 type verifier struct {
 	r      io.Reader
 	h      hash.Hash
-	want   int64 // -1 when unknown
+	probe  io.Writer // never fails
+	want   int64     // -1 when unknown
 	n      int64
 	eof    bool
 	err    error
@@ -177,6 +168,7 @@ type verifier struct {
 func (v *verifier) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
 	v.h.Write(p[:n])
+	v.probe.Write(p[:n])
 	v.n += int64(n)
 	if n > 0 {
 		v.onRead()
@@ -194,6 +186,17 @@ func (v *verifier) Read(p []byte) (int, error) {
 		v.err = err
 	}
 	return n, err
+}
+
+// redactURLError strips the signed URL that net/http quotes in its errors
+// (a *url.Error names the URL of the last hop): the signature must not reach
+// a log or the catalog's last_error.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", ue.Op, gateway.RedactURL(ue.URL), ue.Err)
 }
 
 // stallCause reports a stall as such rather than as a bare cancellation.
@@ -246,4 +249,56 @@ func permanentStorage(err error) bool {
 	var oe *originError
 	var pe *policyError
 	return retry.IsPermanent(err) && !errors.As(err, &oe) && !errors.As(err, &pe)
+}
+
+// mediaCheck compares what a stored video's own boxes say with the task
+// record: the duration within half a second, and the short side of the frame
+// with the resolution's number (for super-resolution tasks the result is
+// compared with super_resolution, the original with resolution). It returns
+// "ok", what differs, or "unreadable: ..."; a mismatch is recorded, never a
+// reason to refuse a copy that is byte-exact.
+func mediaCheck(t catalog.Task, kind string, res stored) string {
+	if res.mediaErr != nil {
+		return "unreadable: " + res.mediaErr.Error()
+	}
+	m := res.media
+	var diffs []string
+	if t.Duration > 0 && math.Abs(m.Duration-t.Duration) > 0.5 {
+		diffs = append(diffs, fmt.Sprintf("duration %.1fs, task says %gs", m.Duration, t.Duration))
+	}
+	name := t.Resolution
+	if kind == catalog.KindResult && t.SuperResolution != "" {
+		name = t.SuperResolution
+	}
+	if want, ok := shortSide(name); ok {
+		side, got := "height", m.Height
+		if m.Width < m.Height {
+			side, got = "width", m.Width
+		}
+		switch {
+		case m.Width == 0 || m.Height == 0:
+			diffs = append(diffs, fmt.Sprintf("no video track, task says %s", name))
+		case got != want:
+			diffs = append(diffs, fmt.Sprintf("%s %d, task says %s", side, got, name))
+		}
+	}
+	if len(diffs) == 0 {
+		return "ok"
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// shortSide maps a resolution name to the frame's short side in pixels:
+// "720p" is 720, "2k" 1440, "4k" 2160. Other names cannot be checked.
+func shortSide(res string) (int, bool) {
+	switch r := strings.ToLower(strings.TrimSpace(res)); {
+	case r == "2k":
+		return 1440, true
+	case r == "4k":
+		return 2160, true
+	case strings.HasSuffix(r, "p"):
+		n, err := strconv.Atoi(strings.TrimSuffix(r, "p"))
+		return n, err == nil && n > 0
+	}
+	return 0, false
 }

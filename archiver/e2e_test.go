@@ -98,6 +98,8 @@ func fastOptions(t *testing.T) archiver.Options {
 		PollBackoff:       retry.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 		AssetBackoff:      retry.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+
+		AllowPrivateNetworks: true, // the simulator serves videos from loopback
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reelvault/reelvault/archiver/keytemplate"
 	"github.com/reelvault/reelvault/catalog"
 )
 
@@ -30,17 +31,28 @@ func objectDate(t catalog.Task) time.Time {
 	}
 }
 
-// taskDir is prefix + YYYY/MM/DD/{task_id}/.
-func taskDir(prefix string, t catalog.Task) (string, error) {
+// taskDir is prefix + the key template rendered for t + "/".
+func taskDir(prefix, template string, t catalog.Task) (string, error) {
 	if !ValidTaskID(t.TaskID) {
 		return "", fmt.Errorf("task id %q cannot be part of an object key", t.TaskID)
 	}
-	return prefix + objectDate(t).Format("2006/01/02") + "/" + t.TaskID + "/", nil
+	if template == "" {
+		template = keytemplate.Default
+	}
+	tmpl, err := keytemplate.Parse(template)
+	if err != nil {
+		return "", fmt.Errorf("storage.key_template %q: %w", template, err)
+	}
+	folder, err := tmpl.Folder(keytemplate.Values{Time: objectDate(t), TaskID: t.TaskID, Action: t.Action})
+	if err != nil {
+		return "", err
+	}
+	return prefix + folder + "/", nil
 }
 
 // videoKey is where a task's video of the given kind is stored.
-func videoKey(prefix string, t catalog.Task, kind string) (string, error) {
-	dir, err := taskDir(prefix, t)
+func videoKey(prefix, template string, t catalog.Task, kind string) (string, error) {
+	dir, err := taskDir(prefix, template, t)
 	if err != nil {
 		return "", err
 	}
@@ -48,8 +60,8 @@ func videoKey(prefix string, t catalog.Task, kind string) (string, error) {
 }
 
 // sidecarKey is where a task's task.json is stored.
-func sidecarKey(prefix string, t catalog.Task) (string, error) {
-	dir, err := taskDir(prefix, t)
+func sidecarKey(prefix, template string, t catalog.Task) (string, error) {
+	dir, err := taskDir(prefix, template, t)
 	if err != nil {
 		return "", err
 	}
@@ -120,4 +132,34 @@ func keySafe(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// MaxTags is S3's limit of tags per object.
+const MaxTags = 10
+
+// videoTags are the object tags of a video, for lifecycle rules and console
+// filters. Values keep only what S3 accepts in a tag value (letters, digits,
+// spaces and + - = . _ : / @; versitygw and AWS refuse '&' and the like), at
+// most 256 of them; empty values are left out.
+func videoTags(t catalog.Task, kind string) map[string]string {
+	tags := map[string]string{"kind": kind, "archived-by": "reelvault"}
+	for k, v := range map[string]string{
+		"model": t.Model, "resolution": t.Resolution, "super_resolution": t.SuperResolution, "action": t.Action,
+	} {
+		if v = tagSafe(v); v != "" {
+			tags[k] = v
+		}
+	}
+	return tags
+}
+
+func tagSafe(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() < 256 && r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			strings.ContainsRune(" +-=._:/@", r)) {
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimSpace(b.String())
 }

@@ -102,7 +102,7 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 	if err != nil {
 		return err
 	}
-	key, err := videoKey(a.opts.Prefix, t, as.Kind)
+	key, err := videoKey(a.opts.Prefix, a.opts.KeyTemplate, t, as.Kind)
 	if err != nil {
 		return a.cat.AssetGone(ctx, as, catalog.AssetError, err.Error())
 	}
@@ -110,6 +110,7 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 		ContentType:        "video/mp4",
 		ContentDisposition: contentDisposition(t, as.Kind),
 		Metadata:           videoMetadata(t, as.Kind),
+		Tags:               videoTags(t, as.Kind),
 	}
 	began := time.Now()
 	res, err := a.dl.fetch(ctx, as.SourceURL, key, opts)
@@ -119,6 +120,11 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 	now := a.opts.Clock()
 	if err == nil {
 		as.Bucket, as.Key, as.Size, as.SHA256 = a.store.Location(), key, res.size, res.sha256
+		as.MediaDuration, as.MediaWidth, as.MediaHeight = res.media.Duration, res.media.Width, res.media.Height
+		as.MediaCheck = mediaCheck(t, as.Kind, res)
+		if as.MediaCheck != "ok" {
+			log.Warn("archived video does not match its task record", "key", key, "media_check", as.MediaCheck)
+		}
 		if err := a.cat.AssetArchived(rctx, as, now); err != nil {
 			return err
 		}
@@ -157,7 +163,13 @@ func (a *Archiver) attemptFailed(ctx context.Context, as catalog.Asset, err erro
 		}
 		a.Wake()
 		return nil
-	case refused && !now.Before(as.ExpiresAt), !now.Before(as.ExpiresAt.Add(a.opts.ExpiryGrace)):
+	case refused && now.Before(as.ExpiresAt):
+		// Refused again after the re-poll: the gateway never re-signs, so
+		// waiting for the estimated expiry would only retry a dead URL.
+		log.Error("video lost: the origin refused its URL, also after a re-poll for a fresh one", "err", err)
+		a.opts.Observer.Lost(as.Kind, catalog.AssetExpired)
+		return a.cat.AssetGone(ctx, as, catalog.AssetExpired, "origin refused the URL, also after a re-poll for a fresh one: "+reason)
+	case refused, !now.Before(as.ExpiresAt.Add(a.opts.ExpiryGrace)):
 		log.Error("video lost: its URL expired before a verified copy was made", "err", err, "expired_at", as.ExpiresAt)
 		a.opts.Observer.Lost(as.Kind, catalog.AssetExpired)
 		return a.cat.AssetGone(ctx, as, catalog.AssetExpired, fmt.Sprintf("url expired at %s; last error: %s", as.ExpiresAt.Format(time.RFC3339), reason))

@@ -26,7 +26,7 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	key, err := sidecarKey(a.opts.Prefix, t)
+	key, err := sidecarKey(a.opts.Prefix, a.opts.KeyTemplate, t)
 	if err != nil {
 		return err
 	}

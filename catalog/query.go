@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 )
@@ -15,26 +16,50 @@ const taskColumns = `task_id, status, archive_state, action, model, duration, ra
 	start_time, finish_time, fail_reason, progress, request_id, upstream_id, upstream_status, tracked_at, polls,
 	last_error, task_json_key, archived_at, raw_reply, prompt, request_params, key_fingerprint, source`
 
-func scanTask(s interface{ Scan(...any) error }) (Task, error) {
-	var t Task
-	var tracked int64
-	var archived sql.NullInt64
-	var raw, params string
-	err := s.Scan(&t.TaskID, &t.Status, &t.ArchiveState, &t.Action, &t.Model, &t.Duration, &t.Ratio, &t.Resolution,
+// listColumns and listAssetColumns leave out what no listing prints (the
+// raw reply, the signed URL): each column read costs a conversion per row.
+var (
+	listColumns      = strings.Replace(taskColumns, "raw_reply", "''", 1)
+	listAssetColumns = strings.Replace(assetColumns, "source_url", "''", 1)
+)
+
+// taskRow holds the scan destinations of one row of taskColumns.
+type taskRow struct {
+	t           Task
+	tracked     int64
+	archived    sql.NullInt64
+	raw, params string
+}
+
+func (r *taskRow) dest() []any {
+	t := &r.t
+	return []any{&t.TaskID, &t.Status, &t.ArchiveState, &t.Action, &t.Model, &t.Duration, &t.Ratio, &t.Resolution,
 		&t.SuperResolution, &t.FramesPerSecond, &t.GenerateAudio, &t.Seed, &t.CompletionTokens, &t.TotalTokens,
 		&t.SuperResolutionTokens, &t.SubmitTime, &t.StartTime, &t.FinishTime, &t.FailReason, &t.Progress,
-		&t.RequestID, &t.UpstreamID, &t.UpstreamStatus, &tracked, &t.Polls, &t.LastError, &t.TaskJSONKey,
-		&archived, &raw, &t.Prompt, &params, &t.KeyFingerprint, &t.Source)
-	if params != "" {
-		t.RequestParams = json.RawMessage(params)
+		&t.RequestID, &t.UpstreamID, &t.UpstreamStatus, &r.tracked, &t.Polls, &t.LastError, &t.TaskJSONKey,
+		&r.archived, &r.raw, &t.Prompt, &r.params, &t.KeyFingerprint, &t.Source}
+}
+
+// task returns the scanned task, sharing nothing with r.
+func (r *taskRow) task() Task {
+	t := r.t
+	t.RequestParams, t.Raw = nil, nil
+	if r.params != "" {
+		t.RequestParams = json.RawMessage(r.params)
 	}
-	t.TrackedAt = time.UnixMilli(tracked).UTC()
-	t.ArchivedAt = fromMS(archived)
-	if raw != "" {
-		t.Raw = []byte(raw)
+	t.TrackedAt = time.UnixMilli(r.tracked).UTC()
+	t.ArchivedAt = fromMS(r.archived)
+	if r.raw != "" {
+		t.Raw = []byte(r.raw)
 	}
 	t.Assets = []Asset{}
-	return t, err
+	return t
+}
+
+func scanTask(s interface{ Scan(...any) error }) (Task, error) {
+	var r taskRow
+	err := s.Scan(r.dest()...)
+	return r.task(), err
 }
 
 // Get returns one task with its assets, or ErrNotFound.
@@ -53,61 +78,108 @@ func (c *DB) Get(ctx context.Context, id string) (Task, error) {
 	return tasks[0], nil
 }
 
-// Filter narrows List. Zero values match everything.
-type Filter struct {
-	Status       string
-	ArchiveState string
-	Model        string
-	Limit        int // 0 = no limit
-	Offset       int
-}
-
-// List returns tasks matching f, most recently finished first, with assets.
+// List returns tasks matching f with their assets, in f's order. It holds
+// them all in memory; Tasks streams instead.
 func (c *DB) List(ctx context.Context, f Filter) ([]Task, error) {
-	var where []string
-	var args []any
-	for _, cond := range []struct {
-		col, val string
-	}{{"status", f.Status}, {"archive_state", f.ArchiveState}, {"model", f.Model}} {
-		if cond.val != "" {
-			where = append(where, cond.col+" = ?")
-			args = append(args, cond.val)
-		}
-	}
-	q := `SELECT ` + taskColumns + ` FROM tasks`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY finish_time DESC, task_id`
-	if f.Limit > 0 || f.Offset > 0 {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = -1
-		}
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, limit, f.Offset)
-	}
-	rows, err := c.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	defer rows.Close()
 	tasks := []Task{}
-	for rows.Next() {
-		t, err := scanTask(rows)
+	for t, err := range c.Tasks(ctx, f) {
 		if err != nil {
 			return nil, err
 		}
 		tasks = append(tasks, t)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	return tasks, nil
+}
+
+// batchSize is how many tasks Tasks reads before loading their assets with
+// one query: enough to amortise the query, small enough for constant memory.
+const batchSize = 500
+
+// Tasks yields the tasks matching f with their assets, in f's order,
+// reading batchSize tasks at a time: memory stays constant however many
+// tasks match. Tasks carry no Raw reply (Get has it). An error ends the
+// sequence.
+func (c *DB) Tasks(ctx context.Context, f Filter) iter.Seq2[Task, error] {
+	return func(yield func(Task, error) bool) {
+		q, args, err := f.query(listColumns)
+		if err != nil {
+			yield(Task{}, err)
+			return
+		}
+		conn, err := c.readConn(ctx)
+		if err != nil {
+			yield(Task{}, err)
+			return
+		}
+		defer conn.Close()
+		rows, err := conn.QueryContext(ctx, q, args...)
+		if err != nil {
+			yield(Task{}, fmt.Errorf("list tasks: %w", err))
+			return
+		}
+		defer rows.Close()
+		batch := make([]Task, 0, batchSize)
+		flush := func() bool {
+			if err := attachAssets(ctx, conn, listAssetColumns, batch); err != nil {
+				yield(Task{}, err)
+				return false
+			}
+			for _, t := range batch {
+				if !yield(t, nil) {
+					return false
+				}
+			}
+			batch = batch[:0]
+			return true
+		}
+		for rows.Next() {
+			t, err := scanTask(rows)
+			if err != nil {
+				yield(Task{}, fmt.Errorf("list tasks: %w", err))
+				return
+			}
+			batch = append(batch, t)
+			if len(batch) == batchSize && !flush() {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Task{}, fmt.Errorf("list tasks: %w", err))
+			return
+		}
+		flush()
 	}
-	return tasks, c.attachAssets(ctx, tasks)
+}
+
+// readMmapSize lets a long read map the catalog file instead of reading it
+// page by page through system calls: the asset lookups of an export hop
+// around the file, and each miss of SQLite's small page cache was a pread.
+const readMmapSize = 1 << 31
+
+// readConn returns a pooled connection set up for long reads. One
+// connection serves a listing's task cursor and its asset lookups.
+func (c *DB) readConn(ctx context.Context) (*sql.Conn, error) {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA mmap_size = %d`, int64(readMmapSize))); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	return conn, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // attachAssets loads the assets of tasks in one query per 500 tasks.
 func (c *DB) attachAssets(ctx context.Context, tasks []Task) error {
+	return attachAssets(ctx, c.db, assetColumns, tasks)
+}
+
+func attachAssets(ctx context.Context, db querier, cols string, tasks []Task) error {
 	index := make(map[string]int, len(tasks))
 	for i := range tasks {
 		index[tasks[i].TaskID] = i
@@ -118,8 +190,8 @@ func (c *DB) attachAssets(ctx context.Context, tasks []Task) error {
 		for _, t := range tasks[start:end] {
 			args = append(args, t.TaskID)
 		}
-		q := `SELECT ` + assetColumns + ` FROM assets WHERE task_id IN (?` + strings.Repeat(",?", len(args)-1) + `) ORDER BY task_id, kind DESC`
-		rows, err := c.db.QueryContext(ctx, q, args...)
+		q := `SELECT ` + cols + ` FROM assets WHERE task_id IN (?` + strings.Repeat(",?", len(args)-1) + `) ORDER BY task_id, kind DESC`
+		rows, err := db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("read assets: %w", err)
 		}

@@ -66,27 +66,11 @@ type Task struct {
 	Raw json.RawMessage `json:"-"`
 }
 
-// Track adds task ids to poll now. Ids already tracked are left alone; it
-// returns how many were new. Callers validate ids first.
+// Track adds task ids to poll now, with no recorded source (see TrackFrom).
+// Ids already tracked are left alone; it returns how many were new. Callers
+// validate ids first.
 func (c *DB) Track(ctx context.Context, ids []string, now time.Time) (int, error) {
-	added := 0
-	err := c.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO tasks (task_id, tracked_at, next_poll_at) VALUES (?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, id := range ids {
-			res, err := stmt.ExecContext(ctx, id, ms(now), ms(now))
-			if err != nil {
-				return fmt.Errorf("track %s: %w", id, err)
-			}
-			n, _ := res.RowsAffected()
-			added += int(n)
-		}
-		return nil
-	})
-	return added, err
+	return c.TrackFrom(ctx, ids, "", now)
 }
 
 // PollTarget is what the poller needs to know about a due task.
@@ -152,7 +136,8 @@ func (c *DB) Finish(ctx context.Context, t Task, assets []Asset, now time.Time) 
 		archiveState = ArchivePending
 	}
 	err := c.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE tasks SET status=?, action=?, model=?, duration=?, ratio=?, resolution=?,
+		// A reply without a model keeps the one the creation request named.
+		_, err := tx.ExecContext(ctx, `UPDATE tasks SET status=?, action=?, model=COALESCE(NULLIF(?, ''), model), duration=?, ratio=?, resolution=?,
 			super_resolution=?, framespersecond=?, generate_audio=?, seed=?, completion_tokens=?, total_tokens=?,
 			super_resolution_tokens=?, submit_time=?, start_time=?, finish_time=?, progress=?, request_id=?, upstream_id=?,
 			upstream_status=?, fail_reason=?, raw_reply=?, polls=polls+1, last_polled_at=?, next_poll_at=NULL,

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reelvault/reelvault/archiver/keytemplate"
 )
 
 // FieldError is one problem with one config value, named by its YAML path.
@@ -95,6 +97,11 @@ func (s Storage) validate(v *validator) {
 	}
 	if problem := prefixProblem(s.Prefix); problem != "" {
 		v.add("storage.prefix", "%s", problem)
+	}
+	// Checked once here, at start-up, so no task's keys can escape the
+	// prefix or land in another task's folder.
+	if _, err := keytemplate.Parse(s.KeyTemplate); err != nil {
+		v.add("storage.key_template", "%s, got %q", err, s.KeyTemplate)
 	}
 }
 

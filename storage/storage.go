@@ -84,3 +84,13 @@ type ObjectInfo struct {
 type Presigner interface {
 	Presign(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
+
+// UploadAborter is implemented by drivers that can leave unfinished uploads
+// behind after a crash: multipart uploads on S3 and MinIO (invisible, but
+// billed), temp files on fs (they take disk space). AbortIncompleteUploads
+// removes those whose key starts with prefix and returns how many it
+// removed. It MUST NOT be called while Puts under prefix are in flight: on
+// S3 it would abort them too (fs spares temp files younger than an hour).
+type UploadAborter interface {
+	AbortIncompleteUploads(ctx context.Context, prefix string) (int, error)
+}

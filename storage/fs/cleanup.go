@@ -1,0 +1,83 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// StaleAfter is how old a temp file must be before AbortIncompleteUploads
+// removes it. Put renames its temp file within moments of the last byte, so
+// an hour-old one belongs to a process that died; a younger one may be a Put
+// in flight in another process sharing the root.
+const StaleAfter = time.Hour
+
+// AbortIncompleteUploads implements storage.UploadAborter for a directory
+// tree: it removes the temp files a crashed Put left in directories under
+// prefix, and the sidecars left without their data file (a crash between
+// the two renames of Put), when older than StaleAfter. It returns how many
+// files it removed.
+//
+// Only directories at or below the directory part of prefix are searched:
+// prefix "reels/2026/" searches "reels/2026", prefix "reels/x" searches
+// "reels".
+func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int, error) {
+	dirKey := ""
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		dirKey = prefix[:i]
+	}
+	start := s.root
+	if dirKey != "" {
+		if !filepath.IsLocal(filepath.FromSlash(dirKey)) || path.Clean(dirKey) != dirKey {
+			return 0, fmt.Errorf("fs: clean up %q: prefix is not a plain relative path", prefix)
+		}
+		start = filepath.Join(s.root, filepath.FromSlash(dirKey))
+	}
+	cutoff := time.Now().Add(-StaleAfter)
+	removed := 0
+	err := filepath.WalkDir(start, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			if isNotExist(err) {
+				return nil // nothing under prefix, or removed meanwhile
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !s.leftover(p, d.Name()) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil // gone already, or maybe still being written
+		}
+		if err := os.Remove(p); err != nil && !isNotExist(err) {
+			return err
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		return removed, classify(fmt.Errorf("fs: clean up %q: %w", prefix, err))
+	}
+	return removed, nil
+}
+
+// leftover reports whether the file at p is debris of an unfinished Put: a
+// temp file, or a sidecar whose data file does not exist.
+func (s *Store) leftover(p, name string) bool {
+	if strings.HasPrefix(name, tmpPrefix) {
+		return true
+	}
+	if !strings.HasSuffix(name, metaSuffix) {
+		return false
+	}
+	_, err := os.Lstat(strings.TrimSuffix(p, metaSuffix))
+	return isNotExist(err)
+}
