@@ -1,0 +1,77 @@
+package metrics
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reelvault/reelvault/catalog"
+)
+
+var (
+	tasksDesc = prometheus.NewDesc("reelvault_tasks",
+		"Tracked tasks by status (the gateway's words, plus TRACKED, not_found, given_up).", []string{"status"}, nil)
+	assetsDesc = prometheus.NewDesc("reelvault_assets",
+		"Videos by state: pending, archived, expired, error.", []string{"state"}, nil)
+	oldestDesc = prometheus.NewDesc("reelvault_oldest_unarchived_task_age_seconds",
+		"Age of the oldest succeeded task whose videos are not all archived yet, from its finish time (0 = none).", nil, nil)
+	nextExpiryDesc = prometheus.NewDesc("reelvault_next_url_expiry_seconds",
+		"Seconds until the signed URL of the next pending video expires (negative: already past; absent: nothing pending).", nil, nil)
+	keyRejectedDesc = prometheus.NewDesc("reelvault_api_key_rejected",
+		"1 while the gateway refuses the API key and polling is stopped.", nil, nil)
+)
+
+// catalogCollector reads the catalog at scrape time, so gauges are never
+// stale and cost nothing between scrapes.
+type catalogCollector struct {
+	cat  *catalog.DB
+	opts Options
+}
+
+// Describe implements prometheus.Collector.
+func (c *catalogCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{tasksDesc, assetsDesc, oldestDesc, nextExpiryDesc, keyRejectedDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. A failed query becomes an invalid
+// metric, which promhttp reports (and logs) without dropping the others.
+func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.ScrapeTimeout)
+	defer cancel()
+	if c.opts.KeyRejected != nil {
+		v := 0.0
+		if c.opts.KeyRejected() {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(keyRejectedDesc, prometheus.GaugeValue, v)
+	}
+	now := c.opts.Clock()
+	b, err := c.cat.Backlog(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(oldestDesc, err)
+	} else {
+		age := 0.0
+		if b.OldestUnarchived != nil {
+			age = max(now.Sub(*b.OldestUnarchived).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age)
+		if b.NextExpiry != nil {
+			ch <- prometheus.MustNewConstMetric(nextExpiryDesc, prometheus.GaugeValue, b.NextExpiry.Sub(now).Seconds())
+		}
+	}
+	tasks, assets, err := c.cat.Counts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(tasksDesc, err)
+		return
+	}
+	for status, n := range tasks {
+		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(n), status)
+	}
+	// Every state is always exported, so `reelvault_assets{state="expired"} > 0`
+	// has a series to compare even before the first loss.
+	for _, state := range []string{catalog.AssetPending, catalog.AssetArchived, catalog.AssetExpired, catalog.AssetError} {
+		ch <- prometheus.MustNewConstMetric(assetsDesc, prometheus.GaugeValue, float64(assets[state]), state)
+	}
+}
