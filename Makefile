@@ -15,7 +15,10 @@ demo: build
 
 # Installs (once, cached under ~/.cache/reelvault) and starts versitygw on a
 # free loopback port, runs the whole suite under the race detector, stops it.
+# Debian's chromium is installed first when missing, for the web view's
+# headless-browser test.
 test:
+	scripts/ensure-chromium.sh
 	scripts/with-s3.sh $(GO) test -race -count=1 -timeout 20m ./...
 	scripts/fuzz.sh 5s
 
@@ -24,7 +27,7 @@ test-short:
 	$(GO) test -count=1 ./...
 
 bench: build
-	scripts/with-s3.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+	scripts/with-s3.sh $(GO) test -run '^$$$$' -bench . -benchmem ./...
 
 fuzz:
 	scripts/fuzz.sh 60s

@@ -111,18 +111,28 @@ func (a *app) archiverOptions() archiver.Options {
 		GiveUpAfter:       time.Duration(a.cfg.API.GiveUpAfter),
 		Concurrency:       a.cfg.Archive.Concurrency,
 		Prefix:            a.cfg.Storage.KeyPrefix(),
+		KeyTemplate:       a.cfg.Storage.KeyTemplate,
 		StallTimeout:      time.Duration(a.cfg.Archive.StallTimeout),
 		AllowHTTP:         a.allowHTTP(),
-		Logger:            a.log,
+		AllowedHosts:      a.cfg.Archive.AllowedHosts,
+		// The simulator serves videos from loopback, like the gateway itself.
+		AllowPrivateNetworks: a.cfg.Archive.AllowPrivateNetworks || a.gatewayOnLoopback(),
+		Logger:               a.log,
 	}
 }
 
 // allowHTTP permits plain-http video URLs when configured, or when the
-// gateway itself is the local simulator, so the built-in defaults work.
+// gateway itself is on loopback (the local simulator), so the built-in
+// defaults work. A loopback gateway also turns on AllowPrivateNetworks (see
+// archiverOptions): a gateway on this machine is already inside the network
+// that the private-address check protects, and the simulator's video URLs
+// point at loopback.
 func (a *app) allowHTTP() bool {
-	if a.cfg.Archive.AllowHTTP {
-		return true
-	}
+	return a.cfg.Archive.AllowHTTP || a.gatewayOnLoopback()
+}
+
+// gatewayOnLoopback reports whether api.base_url names this machine.
+func (a *app) gatewayOnLoopback() bool {
 	u, err := url.Parse(a.cfg.API.BaseURL)
 	if err != nil {
 		return false

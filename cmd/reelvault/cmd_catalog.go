@@ -2,10 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,148 +17,204 @@ import (
 func newCatalogCommand(gopts *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
-		Short: "Query what reelvault tracks and has archived",
+		Short: "Query, export and rebuild the catalog of tracked tasks and archived videos",
+		Long: `The catalog commands read the SQLite catalog (catalog.path) and, for show --presign
+and rebuild, the configured storage. Data goes to stdout, errors to stderr; with
+--format json (or jsonl) an error is printed as {"error": "..."} on stderr too.
+
+Exit codes: 0 done; 1 an error (catalog unreadable, task not found, storage
+refused, some task.json unreadable in rebuild); 2 bad command line or config;
+6 (rebuild) a reelvault run holds the catalog.`,
 	}
-	cmd.AddCommand(newCatalogListCommand(gopts), newCatalogShowCommand(gopts))
+	// A bad flag is a bad command line: exit code 2, as for the other commands.
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.AddCommand(newCatalogListCommand(gopts), newCatalogShowCommand(gopts), newCatalogStatsCommand(gopts),
+		newCatalogExportCommand(gopts), newCatalogRebuildCommand(gopts))
 	return cmd
 }
 
-type listOptions struct {
-	filter catalog.Filter
-	format string
+// jsonError is an error the user asked to see as JSON: main prints it as
+// {"error": "..."}.
+type jsonError struct{ err error }
+
+func (e *jsonError) Error() string { return e.err.Error() }
+func (e *jsonError) Unwrap() error { return e.err }
+
+// asFormat marks err for JSON reporting when the output format is JSON.
+func asFormat(format string, err error) error {
+	if err != nil && (format == "json" || format == "jsonl") {
+		return &jsonError{err}
+	}
+	return err
 }
+
+// reportError prints err on w (stderr) as main does for every command: plain
+// text, or one JSON object when the command's output is JSON.
+func reportError(w io.Writer, err error) {
+	var je *jsonError
+	if errors.As(err, &je) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	fmt.Fprintln(w, "reelvault:", err)
+}
+
+// checkFormat reports a --format value outside allowed as a usage error.
+func checkFormat(format string, allowed ...string) error {
+	if !slices.Contains(allowed, format) {
+		return &usageError{fmt.Errorf("--format %q: want %s", format, strings.Join(allowed, ", "))}
+	}
+	return nil
+}
+
+type listOptions struct {
+	filter       catalog.Filter
+	format       string
+	since, until string
+	prompt       string
+}
+
+const listFields = `Fields of json, jsonl (one object per line) and of each json array element:
+  task_id, status, archive_state, action, model, duration, ratio, resolution,
+  super_resolution, framespersecond, generate_audio, seed, completion_tokens,
+  total_tokens, super_resolution_tokens, submit_time, start_time, finish_time
+  (unix seconds, 0 = not yet), fail_reason, progress, request_id, upstream_id,
+  upstream_status, tracked_at, polls, last_error, task_json_key, archived_at,
+  prompt, request_params (when known), key_fingerprint, source, and assets: an
+  array of {kind, state, bucket, key, size, sha256, expires_at, archived_at,
+  attempts, last_error, media_duration, media_width, media_height, media_check}.
+csv columns, in this order:`
 
 func newCatalogListCommand(gopts *globalOptions) *cobra.Command {
 	var opts listOptions
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List tasks, most recently finished first",
-		Long: `List prints tasks with their archive state. --format json prints an array of
-task objects (fields: task_id, status, archive_state, action, model, duration, ratio,
-resolution, super_resolution, framespersecond, generate_audio, seed, completion_tokens,
-total_tokens, super_resolution_tokens, submit_time, finish_time, fail_reason, assets[...]);
-fields are only ever added.`,
+		Short: "List tasks, filtered and sorted; as a table, json, jsonl or csv",
+		Long: `List prints the tasks matching every filter given, most recently finished first
+unless --sort says otherwise. The table fits a 100-column terminal and shortens
+ids (catalog show accepts any unique prefix); json, jsonl and csv are for scripts,
+and their fields are stable: they are only ever added.
+
+` + listFields + wrapList(catalog.CSVHeader, 80) + `
+  (times RFC 3339 UTC; result_* and original_* describe the two videos).`,
+		Example: `  reelvault catalog list --since 24h --archive-state incomplete
+  reelvault catalog list --model seedance-turbo --status SUCCESS --limit 50
+  reelvault catalog list --prompt "cat astronaut" --sort -size --format jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := loadApp(cmd, gopts)
-			if err != nil {
-				return err
-			}
-			cat, err := a.openCatalog(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cat.Close()
-			tasks, err := cat.List(cmd.Context(), opts.filter)
-			if err != nil {
-				return err
-			}
-			switch opts.format {
-			case "json":
-				return writeJSON(cmd.OutOrStdout(), tasks)
-			case "table":
-				return writeTable(cmd.OutOrStdout(), tasks)
-			default:
-				return &usageError{fmt.Errorf("--format %q: want table or json", opts.format)}
-			}
+			return asFormat(opts.format, runCatalogList(cmd, gopts, &opts))
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.format, "format", "table", "output: table or json")
-	f.StringVar(&opts.filter.Status, "status", "", "only tasks with this status (SUCCESS, FAILURE, IN_PROGRESS, not_found, given_up, ...)")
-	f.StringVar(&opts.filter.ArchiveState, "archive-state", "", "only tasks in this archive state (pending, archived, incomplete)")
-	f.StringVar(&opts.filter.Model, "model", "", "only tasks of this model")
+	f.StringVar(&opts.format, "format", "table", "output: table, json, jsonl or csv")
+	f.StringVar(&opts.filter.Status, "status", "", "only this status (SUCCESS, FAILURE, IN_PROGRESS, TRACKED, not_found, given_up, ...)")
+	f.StringVar(&opts.filter.ArchiveState, "archive-state", "", "only this archive state (pending, archived, incomplete)")
+	f.StringVar(&opts.filter.Model, "model", "", "only this model")
+	f.StringVar(&opts.filter.Action, "action", "", "only this action (generate, referenceGenerate, firstTailGenerate, omniGenerate)")
+	f.StringVar(&opts.filter.Resolution, "resolution", "", "only this resolution or super-resolution target (480p, 720p, 1080p)")
+	f.StringVar(&opts.filter.Ratio, "ratio", "", "only this aspect ratio (16:9, 9:16, 1:1, ...)")
+	f.StringVar(&opts.since, "since", "", "finished at or after: RFC 3339, YYYY-MM-DD (UTC), or a duration ago (24h, 7d)")
+	f.StringVar(&opts.until, "until", "", "finished before: RFC 3339, YYYY-MM-DD (UTC, the whole day included), or a duration ago")
+	f.StringVar(&opts.prompt, "prompt", "", "prompt contains every one of these words (case-insensitive)")
+	f.StringVar(&opts.filter.Sort, "sort", "-finish_time", "order by finish_time, submit_time, task_id, size, model or tracked; -field descends")
 	f.IntVar(&opts.filter.Limit, "limit", 0, "at most this many tasks (0 = all)")
 	f.IntVar(&opts.filter.Offset, "offset", 0, "skip this many tasks")
 	return cmd
 }
 
-func newCatalogShowCommand(gopts *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show TASK_ID",
-		Short: "Print one task with every field and both assets, as JSON",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := loadApp(cmd, gopts)
-			if err != nil {
-				return err
-			}
-			cat, err := a.openCatalog(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cat.Close()
-			t, err := cat.Get(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return writeJSON(cmd.OutOrStdout(), t)
-		},
+func runCatalogList(cmd *cobra.Command, gopts *globalOptions, opts *listOptions) error {
+	if err := checkFormat(opts.format, "table", "json", "jsonl", "csv"); err != nil {
+		return err
 	}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-// writeTable prints one aligned line per task, sized for a 100-column terminal.
-func writeTable(w io.Writer, tasks []catalog.Task) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK_ID\tSTATUS\tARCHIVE\tMODEL\tRES\tDUR\tSIZE\tFINISHED")
-	for _, t := range tasks {
-		var size int64
-		for _, a := range t.Assets {
-			size += a.Size
-		}
-		res := t.Resolution
-		if t.SuperResolution != "" {
-			res = t.SuperResolution
-		}
-		finished := "-"
-		if t.FinishTime > 0 {
-			finished = time.Unix(t.FinishTime, 0).UTC().Format("2006-01-02 15:04")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ellipsis(t.TaskID, 26), t.Status, dash(t.ArchiveState),
-			ellipsis(dash(t.Model), 18), dash(res), seconds(t.Duration), humanBytes(size), finished)
+	now := time.Now()
+	var err error
+	if opts.filter.Since, err = parseWhen(opts.since, now, false); err != nil {
+		return &usageError{fmt.Errorf("--since: %w", err)}
 	}
-	return tw.Flush()
+	if opts.filter.Until, err = parseWhen(opts.until, now, true); err != nil {
+		return &usageError{fmt.Errorf("--until: %w", err)}
+	}
+	if err := catalog.ParseSort(opts.filter.Sort); err != nil {
+		return &usageError{fmt.Errorf("--sort: %w", err)}
+	}
+	if opts.filter.Limit < 0 || opts.filter.Offset < 0 {
+		return &usageError{errors.New("--limit and --offset must not be negative")}
+	}
+	opts.filter.PromptWords = strings.Fields(opts.prompt)
+	a, err := loadApp(cmd, gopts)
+	if err != nil {
+		return err
+	}
+	cat, err := a.openCatalog(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	tasks := cat.Tasks(cmd.Context(), opts.filter)
+	if opts.format == "table" {
+		return writeTable(cmd.OutOrStdout(), tasks)
+	}
+	tw, err := catalog.NewTaskWriter(cmd.OutOrStdout(), opts.format)
+	if err != nil {
+		return err
+	}
+	for t, err := range tasks {
+		if err != nil {
+			return err
+		}
+		if err := tw.Write(t); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
 }
 
-func dash(s string) string {
+// parseWhen reads a --since/--until value: RFC 3339, a UTC date (for an end
+// bound, the end of that day), or a duration ago ("24h", "90m", "7d").
+func parseWhen(s string, now time.Time, end bool) (time.Time, error) {
 	if s == "" {
-		return "-"
+		return time.Time{}, nil
 	}
-	return s
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		if end {
+			t = t.AddDate(0, 0, 1)
+		}
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && n >= 0 && fmt.Sprint(n) == days {
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-11-28T10:00:00Z), a date (2026-11-28) or a duration ago (24h, 7d)", s)
 }
 
-func ellipsis(s string, n int) string {
-	if len(s) <= n {
-		return s
+// wrapList joins items with ", " into lines of at most width characters,
+// each indented by two spaces.
+func wrapList(items []string, width int) string {
+	var b strings.Builder
+	line := 0
+	for i, it := range items {
+		switch {
+		case i == 0:
+			b.WriteString("\n  ")
+			line = 2
+		case line+len(it)+2 > width:
+			b.WriteString(",\n  ")
+			line = 2
+		default:
+			b.WriteString(", ")
+			line += 2
+		}
+		b.WriteString(it)
+		line += len(it)
 	}
-	return s[:n-1] + "…"
-}
-
-func seconds(d float64) string {
-	if d <= 0 {
-		return "-"
-	}
-	return strings.TrimSuffix(fmt.Sprintf("%.1f", d), ".0") + "s"
-}
-
-func humanBytes(n int64) string {
-	if n <= 0 {
-		return "-"
-	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return b.String()
 }

@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reelvault/reelvault/archiver"
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/metrics"
+	"github.com/reelvault/reelvault/server"
+	"github.com/reelvault/reelvault/storage"
 )
 
 // errDeadline ends a --once run that ran out of time with work left.
@@ -21,6 +27,7 @@ var errLost = errors.New("some videos could not be archived")
 type runOptions struct {
 	once     bool
 	deadline time.Duration
+	listen   listenOptions
 }
 
 func newRunCommand(gopts *globalOptions) *cobra.Command {
@@ -34,11 +41,20 @@ every successful task into the configured storage, earliest URL expiry first.
 Without --once it runs until interrupted (SIGINT/SIGTERM stop it cleanly: transfers
 in flight are aborted and retried next time, the catalog stays consistent).
 With --once it returns when every tracked task is finished and every video is
-archived or lost; --deadline bounds how long that may take.`,
+archived or lost; --deadline bounds how long that may take. On a terminal it
+draws a progress bar; otherwise it logs a progress line every 30 s.
+
+Both serve HTTP on server.listen: the intake API (POST /v1/tasks), /metrics,
+/healthz, /readyz, the web view at /, and with server.proxy: true the forwarding
+proxy to the gateway. If the address is taken, archiving goes on without HTTP
+(logged as an error): videos expire, ports can wait.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := loadApp(cmd, gopts)
 			if err != nil {
+				return err
+			}
+			if err := opts.listen.apply(a); err != nil {
 				return err
 			}
 			return runRun(cmd.Context(), a, opts)
@@ -47,6 +63,7 @@ archived or lost; --deadline bounds how long that may take.`,
 	f := cmd.Flags()
 	f.BoolVar(&opts.once, "once", false, "exit when every tracked task is finished and archived (nightly batch)")
 	f.DurationVar(&opts.deadline, "deadline", 0, "with --once: give up after this long, exit code 4 (0 = no deadline)")
+	opts.listen.AddFlags(f)
 	return cmd
 }
 
@@ -69,7 +86,20 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	if err != nil {
 		return err
 	}
-	arch := archiver.New(cat, a.gatewayClient(), store, a.archiverOptions())
+	var arch *archiver.Archiver
+	keyRejected := func() bool { return arch.KeyRejected() }
+	m := metrics.New(ctx, cat, metrics.Options{Logger: a.log, KeyRejected: keyRejected})
+	stats := &runStats{}
+	stopView := a.startProgress(ctx, opts, cat, stats)
+	defer stopView()
+	aopts := a.archiverOptions() // after startProgress: the log may go through the bar
+	aopts.Observer = observers{m, stats}
+	arch = archiver.New(cat, a.gatewayClient(), store, aopts)
+	stopHTTP, err := a.startHTTP(ctx, cat, store, arch, m)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	runCtx := ctx
 	if opts.once && opts.deadline > 0 {
 		var cancel context.CancelFunc
@@ -102,4 +132,75 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	}
 	a.log.Info("run complete: every tracked task is finished and archived")
 	return nil
+}
+
+// startHTTP serves the intake API, metrics, health, the web view and, when
+// configured, the proxy, for as long as the run lasts. A port that cannot be
+// bound is logged, not fatal: archiving matters more than the listener.
+func (a *app) startHTTP(ctx context.Context, cat *catalog.DB, store storage.Store, arch *archiver.Archiver,
+	m *metrics.Metrics) (stop func(), err error) {
+	opts := server.Options{
+		Catalog: cat,
+		Wake:    arch.Wake,
+		Ready: []server.Check{server.CatalogWritable(cat), server.StorageReachable(store, a.cfg.Storage.KeyPrefix()),
+			server.KeyAccepted(arch.KeyRejected)},
+		Metrics: m.Handler(),
+		Web:     a.webHandler(cat, store),
+	}
+	if a.cfg.Server.Proxy {
+		if opts.Gateway, err = a.gatewayURL(); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := a.listen(opts)
+	if err != nil {
+		a.log.Error("HTTP server not started; archiving goes on without intake, proxy, metrics or web view", "err", err)
+		return func() {}, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ctx); err != nil {
+			a.log.Error("HTTP server stopped", "err", err)
+		}
+	})
+	if u := a.cfg.Server.HeartbeatURL; u != "" {
+		hb := &server.Heartbeat{URL: u, Margin: time.Duration(a.cfg.Server.HeartbeatMargin), Backlog: cat.Backlog,
+			KeyRejected: arch.KeyRejected, Client: &http.Client{Timeout: 10 * time.Second}, Clock: time.Now, Logger: a.log}
+		tick := time.NewTicker(time.Minute)
+		wg.Go(func() { defer tick.Stop(); hb.Run(ctx, tick.C) })
+	}
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+// startProgress shows a --once run's progress: a bar on a terminal, else a
+// log line every 30 s. The daemon shows none: /metrics is its display.
+func (a *app) startProgress(ctx context.Context, opts runOptions, cat *catalog.DB, stats *runStats) (stop func()) {
+	if !opts.once {
+		return func() {}
+	}
+	read := func(ctx context.Context) snapshot {
+		s := snapshot{polled: stats.polled.Load(), archived: stats.archived.Load(), bytes: stats.bytes.Load(),
+			lost: stats.lost.Load()}
+		s.unfinished, s.toArchive, _ = cat.Outstanding(ctx)
+		return s
+	}
+	var view progressView = statsLine{log: a.log, interval: 30 * time.Second}
+	var out *swapWriter
+	if isTerminal(os.Stderr) {
+		bar := newProgressBar(os.Stderr)
+		out = &swapWriter{w: bar}
+		a.log = newLogger(out, a.cfg.Log)
+		view = bar
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); view.Run(ctx, read) }()
+	return func() {
+		cancel()
+		<-done
+		if out != nil {
+			out.set(os.Stderr)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reelvault/reelvault/archiver"
+	"github.com/reelvault/reelvault/catalog"
 )
 
 func newTrackCommand(gopts *globalOptions) *cobra.Command {
@@ -39,7 +40,7 @@ their line number and the valid ids are still tracked (exit code 2 then).`,
 			var bad []string
 			added, seen := 0, 0
 			track := func(ids []string) error {
-				n, err := cat.Track(cmd.Context(), ids, time.Now())
+				n, err := cat.TrackFrom(cmd.Context(), ids, catalog.SourceCLI, time.Now())
 				added += n
 				seen += len(ids)
 				return err

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,7 +21,7 @@ func main() {
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "reelvault:", err)
+		reportError(os.Stderr, err)
 	}
 	os.Exit(exitCode(err))
 }
@@ -51,6 +50,11 @@ func newRootCommand() *cobra.Command {
 		newRunCommand(&gopts),
 		newCatalogCommand(&gopts),
 		newSimulateCommand(),
+		newVerifyCommand(&gopts),
+		newCleanupCommand(&gopts),
+		newDoctorCommand(&gopts),
+		newProxyCommand(&gopts),
+		newServeCommand(&gopts),
 	)
 	return root
 }
@@ -71,6 +75,8 @@ func exitCode(err error) int {
 		return 5
 	case errors.Is(err, catalog.ErrLocked):
 		return 6
+	case errors.Is(err, errVerifyFailed):
+		return 7
 	default:
 		return 1
 	}

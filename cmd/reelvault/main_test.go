@@ -51,6 +51,10 @@ archive:
   concurrency: 4
   stall_timeout: 10s
 %s`, srv.URL, extraYAML)
+	if !strings.Contains(extraYAML, "server:") {
+		// A free port: tests run side by side, and `run` serves HTTP.
+		yaml += "\nserver:\n  listen: 127.0.0.1:0\n"
+	}
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
