@@ -125,10 +125,13 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 		if as.MediaCheck != "ok" {
 			log.Warn("archived video does not match its task record", "key", key, "media_check", as.MediaCheck)
 		}
+		// Observe before recording: once the catalog says archived, the
+		// task's sidecar may be written and seen by anyone at once, and the
+		// metrics must already count the video by then.
+		a.opts.Observer.Archived(as.Kind, res.size, time.Since(began), as.ExpiresAt.Sub(now))
 		if err := a.cat.AssetArchived(rctx, as, now); err != nil {
 			return err
 		}
-		a.opts.Observer.Archived(as.Kind, res.size, time.Since(began), as.ExpiresAt.Sub(now))
 		log.Info("video archived", "key", key, "bytes", res.size, "sha256", res.sha256,
 			"seconds", time.Since(began).Seconds(), "url_life_left", as.ExpiresAt.Sub(now).Round(time.Second))
 		return nil
