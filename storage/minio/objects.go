@@ -27,7 +27,7 @@ import (
 // A size of -1, or above 5 GiB, is a multipart upload that minio-go feeds
 // from one PartSize buffer, part after part, and aborts on failure.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) error {
-	body := &sizedReader{r: r, remaining: size}
+	body := storage.NewSizedReader(r, size)
 	po := minio.PutObjectOptions{
 		ContentType:        opts.ContentType,
 		ContentDisposition: opts.ContentDisposition,
@@ -54,12 +54,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err == nil {
 		return nil
 	}
-	if body.err != nil {
+	if body.Err() != nil {
 		// The body failed (the source died, or it had the wrong size):
 		// that is the cause. minio-go may have replaced it: it rewrites a
 		// transport error mentioning "EOF" into "Connection closed by
 		// foreign host", dropping the wrapped error.
-		return fmt.Errorf("minio: put %q: read body: %w", key, body.err)
+		return fmt.Errorf("minio: put %q: read body: %w", key, body.Err())
 	}
 	return s.classify("put", key, err)
 }

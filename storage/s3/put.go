@@ -35,7 +35,7 @@ import (
 // a signed payload hash, and a multipart upload is never completed after a
 // failed read, so no server can publish a partial video.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) error {
-	body := &sizedReader{r: r, remaining: size}
+	body := storage.NewSizedReader(r, size)
 	var err error
 	if s.streamPut && size >= 0 && size <= maxSinglePut {
 		err = s.putStream(ctx, key, body, size, opts)
@@ -45,16 +45,16 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err == nil {
 		return nil
 	}
-	if body.err != nil {
+	if body.Err() != nil {
 		// The body failed (the source died, or it had the wrong size): that
 		// is the cause, whatever the SDK made of the aborted request.
-		return fmt.Errorf("s3: put %q: read body: %w", key, body.err)
+		return fmt.Errorf("s3: put %q: read body: %w", key, body.Err())
 	}
 	return s.classify("put", key, err)
 }
 
 // putStream sends body as one PutObject without buffering it.
-func (s *Store) putStream(ctx context.Context, key string, body *sizedReader, size int64, opts storage.PutOptions) error {
+func (s *Store) putStream(ctx context.Context, key string, body *storage.SizedReader, size int64, opts storage.PutOptions) error {
 	if size == 0 {
 		// net/http sends no body for Content-Length 0 and so never reads
 		// it; check here that it is empty.

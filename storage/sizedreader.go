@@ -1,4 +1,4 @@
-package s3
+package storage
 
 import (
 	"errors"
@@ -6,11 +6,11 @@ import (
 	"io"
 )
 
-// errBodyTooLong is the failure of a body with more bytes than declared.
-var errBodyTooLong = errors.New("body is longer than the declared size")
+// ErrBodyTooLong is the failure of a body with more bytes than declared.
+var ErrBodyTooLong = errors.New("body is longer than the declared size")
 
-// sizedReader passes r through and enforces the declared size: it fails
-// with io.ErrUnexpectedEOF when r ends early and with errBodyTooLong when r
+// SizedReader is for drivers: it passes r through and enforces the declared size: it fails
+// with io.ErrUnexpectedEOF when r ends early and with ErrBodyTooLong when r
 // has more bytes. Before handing over the last declared bytes it reads one
 // byte further, so that Put reads r to io.EOF even though the SDK stops at
 // Content-Length, and a too-long body never reaches the server complete.
@@ -18,14 +18,17 @@ var errBodyTooLong = errors.New("body is longer than the declared size")
 // It also hides r's other methods (Seek, ReadAt), which would send the SDK
 // down other code paths, and records the first failure in err so Put can
 // report it as the cause, whatever the SDK wrapped it in.
-type sizedReader struct {
+//
+// Both SDK drivers need it because an SDK stops reading at Content-Length
+// and, on some servers, commits whatever arrived before a failed read.
+type SizedReader struct {
 	r         io.Reader
 	remaining int64 // -1: unknown size
 	err       error // first error other than io.EOF
 	eof       bool
 }
 
-func (b *sizedReader) Read(p []byte) (int, error) {
+func (b *SizedReader) Read(p []byte) (int, error) {
 	switch {
 	case b.err != nil:
 		return 0, b.err
@@ -56,12 +59,12 @@ func (b *sizedReader) Read(p []byte) (int, error) {
 }
 
 // probeEOF reads past the declared end, where io.EOF should be.
-func (b *sizedReader) probeEOF() error {
+func (b *SizedReader) probeEOF() error {
 	var one [1]byte
 	for {
 		n, err := b.r.Read(one[:])
 		if n > 0 {
-			return errBodyTooLong
+			return ErrBodyTooLong
 		}
 		if err != nil {
 			return err
@@ -69,7 +72,7 @@ func (b *sizedReader) probeEOF() error {
 	}
 }
 
-func (b *sizedReader) note(err error) error {
+func (b *SizedReader) note(err error) error {
 	switch {
 	case err == nil:
 	case err == io.EOF: // never wrapped, by io.Reader's contract
@@ -79,3 +82,11 @@ func (b *sizedReader) note(err error) error {
 	}
 	return err
 }
+
+// NewSizedReader enforces size on r; size -1 means unknown.
+func NewSizedReader(r io.Reader, size int64) *SizedReader {
+	return &SizedReader{r: r, remaining: size}
+}
+
+// Err returns the first read failure other than io.EOF, or nil.
+func (b *SizedReader) Err() error { return b.err }
