@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/reelvault/reelvault/catalog"
 )
 
@@ -103,20 +105,12 @@ func shortDuration(d time.Duration) string {
 	}
 }
 
+// humanBytes is n in binary units, "-" for nothing.
 func humanBytes(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return humanize.IBytes(uint64(n))
 }
 
 // shortBytes is humanBytes in at most 8 columns: one decimal below 10 units.
