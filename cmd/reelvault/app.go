@@ -77,6 +77,32 @@ func (a *app) openCatalog(ctx context.Context) (*catalog.DB, error) {
 	return catalog.Open(ctx, a.cfg.Catalog.Path)
 }
 
+// openVault opens the catalog and the store. With lock set it first takes
+// the catalog's run lock, for commands that must not overlap a run. The
+// returned close releases everything it opened.
+func (a *app) openVault(ctx context.Context, lock bool) (*catalog.DB, storage.Store, func(), error) {
+	release := func() {}
+	if lock {
+		unlock, err := catalog.Lock(a.cfg.Catalog.Path)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		release = unlock
+	}
+	cat, err := a.openCatalog(ctx)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	store, err := a.openStore(ctx)
+	if err != nil {
+		cat.Close()
+		release()
+		return nil, nil, nil, fmt.Errorf("storage: %w", err)
+	}
+	return cat, store, func() { cat.Close(); release() }, nil
+}
+
 // openStore builds the configured driver; s3 and minio check at once that
 // the bucket exists and the credentials work.
 func (a *app) openStore(ctx context.Context) (storage.Store, error) {

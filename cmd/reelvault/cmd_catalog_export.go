@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reelvault/reelvault/archiver"
-	"github.com/reelvault/reelvault/catalog"
 )
 
 func newCatalogExportCommand(gopts *globalOptions) *cobra.Command {
@@ -88,20 +87,11 @@ func runCatalogRebuild(cmd *cobra.Command, gopts *globalOptions, opts rebuildOpt
 	if err != nil {
 		return err
 	}
-	unlock, err := catalog.Lock(a.cfg.Catalog.Path)
+	cat, store, closeVault, err := a.openVault(ctx, true)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	cat, err := a.openCatalog(ctx)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
+	defer closeVault()
 	res, err := archiver.Rebuild(ctx, cat, store, a.cfg.Storage.KeyPrefix(), opts.concurrency, a.log)
 	if err != nil {
 		return err

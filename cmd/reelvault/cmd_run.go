@@ -68,20 +68,11 @@ proxy to the gateway. If the address is taken, archiving goes on without HTTP
 }
 
 func runRun(ctx context.Context, a *app, opts runOptions) error {
-	unlock, err := catalog.Lock(a.cfg.Catalog.Path)
+	cat, store, closeVault, err := a.openVault(ctx, true)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	cat, err := a.openCatalog(ctx)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
+	defer closeVault()
 	lostBefore, err := cat.LostAssets(ctx)
 	if err != nil {
 		return err

@@ -115,15 +115,11 @@ type orphanObject struct {
 }
 
 func runVerify(ctx context.Context, a *app, opts verifyOptions, share float64, out io.Writer) error {
-	cat, err := a.openCatalog(ctx)
+	cat, store, closeVault, err := a.openVault(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer cat.Close()
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
+	defer closeVault()
 	objs, err := cat.StoredObjects(ctx)
 	if err != nil {
 		return err
