@@ -208,3 +208,9 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
 	case <-wake:
 	}
 }
+
+// InFlight reports the videos being transferred right now and the bytes
+// they have moved so far, for progress displays.
+func (a *Archiver) InFlight() (videos int, bytes int64) {
+	return int(a.dl.moving.Load()), a.dl.moved.Load()
+}

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/reelvault/reelvault/catalog"
@@ -63,7 +64,10 @@ type downloader struct {
 	client *http.Client
 	store  storage.Store
 	stall  time.Duration
-	policy urlPolicy
+	// moving counts transfers in flight and the bytes they have read so
+	// far, for progress displays.
+	moving, moved atomic.Int64
+	policy        urlPolicy
 }
 
 func newDownloader(store storage.Store, stall time.Duration, policy urlPolicy) *downloader {
@@ -128,7 +132,12 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 		return stored{}, fmt.Errorf("body is not an MP4 (starts %q)", printable(head))
 	}
 	probe := &mp4.Probe{}
-	v := &verifier{r: body, h: sha256.New(), probe: probe, want: resp.ContentLength, onRead: func() { stall.Reset(d.stall) }}
+	v := &verifier{r: body, h: sha256.New(), probe: probe, want: resp.ContentLength, onRead: func(n int) {
+		stall.Reset(d.stall)
+		d.moved.Add(int64(n))
+	}}
+	d.moving.Add(1)
+	defer func() { d.moving.Add(-1); d.moved.Add(-v.n) }()
 	if err := d.store.Put(ctx, key, v, resp.ContentLength, opts); err != nil {
 		if v.err != nil {
 			err = v.err // the download failed first; the store only passed it on
@@ -162,7 +171,7 @@ type verifier struct {
 	n      int64
 	eof    bool
 	err    error
-	onRead func()
+	onRead func(n int)
 }
 
 func (v *verifier) Read(p []byte) (int, error) {
@@ -171,7 +180,7 @@ func (v *verifier) Read(p []byte) (int, error) {
 	v.probe.Write(p[:n])
 	v.n += int64(n)
 	if n > 0 {
-		v.onRead()
+		v.onRead(n)
 	}
 	switch {
 	case v.want >= 0 && v.n > v.want:

@@ -259,3 +259,38 @@ func checkSidecar(t *testing.T, s storage.Store, task catalog.Task) {
 		t.Errorf("%s: task.json leaks a URL signature", task.TaskID)
 	}
 }
+
+// A progress display reads InFlight while a slow video streams: it must see
+// the transfer and its bytes grow, and nothing once the run is over.
+func TestInFlightReportsTransfersAsTheyMove(t *testing.T) {
+	store, err := fs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, store, simulator.Config{
+		NotStartFor: -1, QueuedFor: -1, RunFor: time.Millisecond, FailureRate: -1, SuperResolutionRate: -1,
+		VideoBytes: 1 << 20, Faults: simulator.Faults{MediaSlow: 1, SlowChunkDelay: 20 * time.Millisecond},
+	})
+	h.track(t, 1)
+	client := gateway.NewClient(h.url, "sim-key", &http.Client{Timeout: 5 * time.Second})
+	arch := archiver.New(h.cat, client, h.store, fastOptions(t))
+	done := make(chan error, 1)
+	go func() { done <- arch.Run(t.Context(), true) }()
+	var seen int64
+	for seen < 64<<10 {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended (%v) before a transfer was seen in flight", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if n, b := arch.InFlight(); n == 1 && b > seen {
+			seen = b
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, b := arch.InFlight(); n != 0 || b != 0 {
+		t.Errorf("after the run: InFlight = %d videos, %d bytes; want nothing", n, b)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -81,11 +82,19 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	keyRejected := func() bool { return arch.KeyRejected() }
 	m := metrics.New(ctx, cat, metrics.Options{Logger: a.log, KeyRejected: keyRejected})
 	stats := &runStats{}
-	stopView := a.startProgress(ctx, opts, cat, stats)
+	var running atomic.Pointer[archiver.Archiver] // set once built, read by the progress view
+	inFlight := func() (int, int64) {
+		if ar := running.Load(); ar != nil {
+			return ar.InFlight()
+		}
+		return 0, 0
+	}
+	stopView := a.startProgress(ctx, opts, cat, stats, inFlight)
 	defer stopView()
 	aopts := a.archiverOptions() // after startProgress: the log may go through the bar
 	aopts.Observer = observers{m, stats}
 	arch = archiver.New(cat, a.gatewayClient(), store, aopts)
+	running.Store(arch)
 	stopHTTP, err := a.startHTTP(ctx, cat, store, arch, m)
 	if err != nil {
 		return err
@@ -166,7 +175,8 @@ func (a *app) startHTTP(ctx context.Context, cat *catalog.DB, store storage.Stor
 
 // startProgress shows a --once run's progress: a bar on a terminal, else a
 // log line every 30 s. The daemon shows none: /metrics is its display.
-func (a *app) startProgress(ctx context.Context, opts runOptions, cat *catalog.DB, stats *runStats) (stop func()) {
+func (a *app) startProgress(ctx context.Context, opts runOptions, cat *catalog.DB, stats *runStats,
+	inFlight func() (int, int64)) (stop func()) {
 	if !opts.once {
 		return func() {}
 	}
@@ -174,6 +184,7 @@ func (a *app) startProgress(ctx context.Context, opts runOptions, cat *catalog.D
 		s := snapshot{polled: stats.polled.Load(), archived: stats.archived.Load(), bytes: stats.bytes.Load(),
 			lost: stats.lost.Load()}
 		s.unfinished, s.toArchive, _ = cat.Outstanding(ctx)
+		s.moving, s.movingBytes = inFlight()
 		return s
 	}
 	var view progressView = statsLine{log: a.log, interval: 30 * time.Second}

@@ -52,12 +52,14 @@ func (o observers) Lost(kind, state string) {
 // snapshot is one reading of a run's progress.
 type snapshot struct {
 	polled, archived, bytes, lost int64
-	unfinished, toArchive         int // tasks still polled; tasks whose videos are not all stored
+	unfinished, toArchive         int   // tasks still polled; tasks whose videos are not all stored
+	moving                        int   // videos in flight
+	movingBytes                   int64 // bytes they have moved so far
 }
 
 func (s snapshot) String() string {
-	return fmt.Sprintf("polled %d · archived %d (%s) · lost %d · left %d polling + %d archiving",
-		s.polled, s.archived, humanBytes(s.bytes), s.lost, s.unfinished, s.toArchive)
+	return fmt.Sprintf("polled %d · in flight %d (%s) · archived %d (%s) · lost %d · left %d polling + %d archiving",
+		s.polled, s.moving, humanBytes(s.movingBytes), s.archived, humanBytes(s.bytes), s.lost, s.unfinished, s.toArchive)
 }
 
 // progressView shows a --once run's progress until ctx ends. read takes a
