@@ -26,8 +26,14 @@ test:
 test-short:
 	$(GO) test -count=1 ./...
 
+# Throughput and memory against a plain copy program, poll cost at 100,000
+# tasks, and the Go micro-benchmarks, on loopback with the S3 server of
+# with-s3.sh; prints the table and writes bench/results.md. About 12 min;
+# BENCH_QUICK=1 for a smaller run while developing.
 bench: build
-	scripts/with-s3.sh $(GO) test -run '^$$$$' -bench . -benchmem ./...
+	$(GO) build -o bin/bench-runner ./bench/runner
+	$(GO) build -o bin/bench-baseline ./bench/baseline
+	scripts/with-s3.sh bin/bench-runner -reelvault $(BIN) -baseline bin/bench-baseline -out bench/results.md
 
 fuzz:
 	scripts/fuzz.sh 60s

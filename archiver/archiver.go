@@ -111,6 +111,12 @@ type Archiver struct {
 	keyRejected atomic.Bool
 	inflight    atomic.Int64
 
+	// progress collects the non-terminal replies of the poll batch in
+	// flight; pollLoop writes them in one transaction when the batch is
+	// done, instead of one autocommit UPDATE (and its WAL commit) per poll.
+	progressMu sync.Mutex
+	progress   []catalog.ProgressUpdate
+
 	warnedMu sync.Mutex
 	warned   map[string]bool // tasks already warned about an unknown status
 }

@@ -1,7 +1,7 @@
 package archiver
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -123,11 +123,13 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); isTextual(mt) {
 		return stored{}, fmt.Errorf("origin sent %s instead of a video: %s", mt, snippet(resp))
 	}
-	body := bufio.NewReaderSize(resp.Body, 64<<10)
-	head, err := body.Peek(8)
-	if err != nil {
+	// Read the first box header ourselves rather than through a bufio
+	// Reader: every later read would otherwise be copied once more.
+	head := make([]byte, 8)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
 		return stored{}, fmt.Errorf("read video header: %w", stallCause(ctx, noEOF(err)))
 	}
+	body := io.MultiReader(bytes.NewReader(head), resp.Body)
 	if string(head[4:8]) != "ftyp" {
 		return stored{}, fmt.Errorf("body is not an MP4 (starts %q)", printable(head))
 	}

@@ -58,6 +58,15 @@ func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 			})
 		}
 		_ = g.Wait()
+		a.progressMu.Lock()
+		ups := a.progress
+		a.progress = nil
+		a.progressMu.Unlock()
+		if len(ups) > 0 {
+			if err := a.cat.ProgressBatch(context.WithoutCancel(ctx), ups); err != nil {
+				return err
+			}
+		}
 		for _, err := range results {
 			switch {
 			case err == nil:
@@ -173,7 +182,10 @@ func (a *Archiver) pollOne(ctx context.Context, p catalog.PollTarget, streak int
 	if a.givenUp(ctx, p, now, fmt.Errorf("still %s", t.Status)) {
 		return nil
 	}
-	return catalogErr(a.cat.Progress(ctx, rec, a.nextPoll(now), now))
+	a.progressMu.Lock()
+	a.progress = append(a.progress, catalog.ProgressUpdate{Task: rec, Next: a.nextPoll(now), Now: now})
+	a.progressMu.Unlock()
+	return nil
 }
 
 // givenUp gives up a task that has not finished after give_up_after.

@@ -216,6 +216,13 @@ func RedactReply(raw []byte) []byte {
 	if !json.Valid(body) {
 		return notJSON(raw)
 	}
+	if plainReply(body) {
+		// Nothing to redact: Compact gives the bytes redactJSON would.
+		var out bytes.Buffer
+		if err := json.Compact(&out, body); err == nil {
+			return out.Bytes()
+		}
+	}
 	out, err := redactJSON(body)
 	if err != nil {
 		return notJSON(raw)
@@ -295,4 +302,20 @@ func redactJSON(raw []byte) ([]byte, error) {
 			return nil, fmt.Errorf("unexpected JSON token %T", tok)
 		}
 	}
+}
+
+// plainReply reports whether a reply cannot hold anything RedactReply
+// changes besides whitespace: printable ASCII without escapes (so no
+// string hides a URL behind \u sequences), no "http" in any case and no '='
+// (no URL, no name=value secret). An IN_PROGRESS reply is one.
+func plainReply(b []byte) bool {
+	for i, c := range b {
+		switch {
+		case c >= 0x80, c == '\\', c == '=':
+			return false
+		case (c == 'h' || c == 'H') && i+4 <= len(b) && strings.EqualFold(string(b[i:i+4]), "http"):
+			return false
+		}
+	}
+	return true
 }

@@ -125,7 +125,9 @@ func (a *app) openStore(ctx context.Context) (storage.Store, error) {
 }
 
 func (a *app) gatewayClient() *gateway.Client {
-	hc := &http.Client{Timeout: time.Duration(a.cfg.API.Timeout)}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	hc := &http.Client{Timeout: time.Duration(a.cfg.API.Timeout), Transport: tr}
 	return gateway.NewClient(a.cfg.API.BaseURL, a.cfg.EffectiveAPIKey(), hc)
 }
 

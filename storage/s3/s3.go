@@ -37,7 +37,7 @@ const (
 	// buffered upload is at most about PartSize*(partConcurrency+2): the
 	// transfermanager's first-part buffer plus its pool of
 	// partConcurrency+1 part buffers.
-	partConcurrency = 2
+	partConcurrency = 1
 )
 
 // Config says where the bucket is and how to reach it.
