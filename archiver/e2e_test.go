@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,18 +132,32 @@ func TestRunOnceArchivesEveryVideoDespiteFaults(t *testing.T) {
 				VideoBytes: 96 << 10, FailureRate: 0.2, SuperResolutionRate: 0.4, Faults: allFaults,
 			})
 			ids := h.track(t, 24)
-			if err := h.run(t, "sim-key", fastOptions(t)); err != nil {
+			opts := fastOptions(t)
+			var archived countingObserver
+			opts.Observer = &archived
+			if err := h.run(t, "sim-key", opts); err != nil {
 				t.Fatalf("run --once: %v", err)
 			}
-			checkArchive(t, h, ids)
+			videos := checkArchive(t, h, ids)
+			// Each video is transferred to success once: a second success
+			// would mean the scheduler ran it twice and rewrote its record.
+			if n := archived.n.Load(); n != int64(videos) {
+				t.Errorf("%d successful transfers for %d videos", n, videos)
+			}
 		})
 	}
 }
 
+type countingObserver struct{ n atomic.Int64 }
+
+func (c *countingObserver) Polled(string)                                        {}
+func (c *countingObserver) Archived(string, int64, time.Duration, time.Duration) { c.n.Add(1) }
+func (c *countingObserver) Lost(string, string)                                  {}
+
 // checkArchive asserts what a user would check after a run: every video of
 // every successful task is in storage byte for byte (sha256), the catalog
 // says so, failed tasks carry their reason, and nothing else is stored.
-func checkArchive(t *testing.T, h *harness, ids []string) {
+func checkArchive(t *testing.T, h *harness, ids []string) (archived int) {
 	t.Helper()
 	ctx := t.Context()
 	wantObjects := map[string]bool{}
@@ -202,6 +217,7 @@ func checkArchive(t *testing.T, h *harness, ids []string) {
 				t.Errorf("%s: key %q not in the task's folder", id, a.Key)
 			}
 			wantObjects[a.Key] = true
+			archived++
 		}
 		checkSidecar(t, h.store, got)
 		wantObjects[got.TaskJSONKey] = true
@@ -221,6 +237,7 @@ func checkArchive(t *testing.T, h *harness, ids []string) {
 	if len(stored) != len(wantObjects) {
 		t.Errorf("%d objects stored, want %d", len(stored), len(wantObjects))
 	}
+	return archived
 }
 
 func objectSHA(t *testing.T, s storage.Store, key string) string {

@@ -102,6 +102,13 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 	if err != nil {
 		return err
 	}
+	// The loop picked this asset from a listing that may be stale by now
+	// (another worker may have archived it since): work from its current row.
+	fresh, ok := t.Asset(as.Kind)
+	if !ok || fresh.State != catalog.AssetPending {
+		return nil
+	}
+	as = fresh
 	key, err := videoKey(a.opts.Prefix, a.opts.KeyTemplate, t, as.Kind)
 	if err != nil {
 		return a.cat.AssetGone(ctx, as, catalog.AssetError, err.Error())

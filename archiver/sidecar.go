@@ -26,6 +26,9 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if t.ArchiveState != catalog.ArchivePending {
+		return nil // settled by a worker that ran from the same stale listing
+	}
 	key, err := sidecarKey(a.opts.Prefix, a.opts.KeyTemplate, t)
 	if err != nil {
 		return err

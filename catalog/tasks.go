@@ -254,3 +254,13 @@ func (c *DB) ProgressBatch(ctx context.Context, ups []ProgressUpdate) error {
 		return nil
 	})
 }
+
+// Asset returns the task's asset of the given kind.
+func (t Task) Asset(kind string) (Asset, bool) {
+	for _, a := range t.Assets {
+		if a.Kind == kind {
+			return a, true
+		}
+	}
+	return Asset{}, false
+}
