@@ -3,7 +3,6 @@ package catalog_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -147,22 +146,6 @@ func TestNotFoundNeedsThreeAnswers(t *testing.T) {
 	}
 	if _, ok, _ := db.NextPoll(ctx); ok {
 		t.Error("a not_found task is still scheduled for polling")
-	}
-}
-
-// The poller's and the archiver's hot queries must use their indexes, or
-// 100,000 tracked tasks turn every tick into a table scan.
-func TestHotQueriesUseIndexes(t *testing.T) {
-	_, path := mustOpen(t)
-	db := rawDB(t, path)
-	for q, index := range map[string]string{
-		`SELECT task_id FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= 1 ORDER BY next_poll_at LIMIT 64`: "tasks_due",
-		`SELECT task_id FROM assets WHERE state='pending' AND next_attempt_at <= 1 ORDER BY expires_at LIMIT 8`:         "assets_pending",
-	} {
-		plan := explain(t, db, q)
-		if !strings.Contains(plan, index) || strings.Contains(plan, "SCAN tasks\n") {
-			t.Errorf("plan of %q:\n%s\nwant it to use %s", q, plan, index)
-		}
 	}
 }
 

@@ -88,3 +88,21 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		t.Errorf("assets of a batch: plan\n%swant a search of the primary key", plan)
 	}
 }
+
+// The poller's and the archiver's hot queries must use their indexes, or
+// 100,000 tracked tasks turn every tick into a table scan.
+func TestHotQueriesUseIndexes(t *testing.T) {
+	c, err := Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for q, index := range map[string]string{
+		`SELECT task_id FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= 1 ORDER BY next_poll_at LIMIT 64`: "tasks_due",
+		`SELECT task_id FROM assets WHERE state='pending' AND next_attempt_at <= 1 ORDER BY expires_at LIMIT 8`:         "assets_pending",
+	} {
+		if plan := queryPlan(t, c, q); !strings.Contains(plan, index) {
+			t.Errorf("plan of %q:\n%s\nwant it to use %s", q, plan, index)
+		}
+	}
+}

@@ -62,15 +62,11 @@ and the bucket. Without server.token it answers loopback clients only.`,
 }
 
 func runServe(ctx context.Context, a *app) error {
-	cat, err := a.openCatalog(ctx)
+	cat, store, closeVault, err := a.openVault(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer cat.Close()
-	store, err := a.openStore(ctx)
-	if err != nil {
-		return fmt.Errorf("storage: %w", err)
-	}
+	defer closeVault()
 	m := metrics.New(ctx, cat, metrics.Options{Logger: a.log})
 	srv, err := a.listen(server.Options{
 		Ready:   []server.Check{server.CatalogWritable(cat), server.StorageReachable(store, a.cfg.Storage.KeyPrefix())},
