@@ -2,6 +2,9 @@ package main
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -70,4 +73,15 @@ func killNineLoop(t *testing.T, b backend) {
 		t.Fatalf("final run: exit %d:\n%s", code, stderr)
 	}
 	checkArchive(t, e, b.store(t, e), 100)
+	if b.name == "fs" {
+		// Every killed Put was retried, and a retry clears its key's
+		// leftovers: no temp file may remain.
+		root := filepath.Join(e.dir, "reelvault-data", "objects")
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && strings.HasPrefix(d.Name(), ".reelvault-tmp-") {
+				t.Errorf("temp file left after the final run: %s", p)
+			}
+			return err
+		})
+	}
 }

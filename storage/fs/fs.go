@@ -10,6 +10,8 @@ package fs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/reelvault/reelvault/retry"
@@ -72,6 +75,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return classify(fmt.Errorf("fs: put %q: create directory: %w", key, err))
 	}
+	removeLeftovers(dir, path)
 	tmp, err := writeTemp(dir, path, ctxReader{ctx: ctx, r: r}, size)
 	if err != nil {
 		return fmt.Errorf("fs: put %q: %w", key, err)
@@ -114,7 +118,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 // On error nothing is left behind. dest, the final path, names the file in
 // errors: the temp name means nothing to whoever reads the log.
 func writeTemp(dir, dest string, r io.Reader, size int64) (name string, err error) {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	f, err := os.CreateTemp(dir, tempStem(dest)+"*")
 	if err != nil {
 		return "", writeErr(dest, err)
 	}
@@ -293,3 +297,27 @@ func classify(err error) error {
 }
 
 var _ storage.Store = (*Store)(nil)
+
+// tempStem starts the names of dest's temp files: tmpPrefix and a hash of
+// dest's name, so the temp files of one key can be told from another's.
+func tempStem(dest string) string {
+	h := sha256.Sum256([]byte(filepath.Base(dest)))
+	return tmpPrefix + hex.EncodeToString(h[:8]) + "-"
+}
+
+// removeLeftovers deletes the temp files an earlier Put of the same key
+// left when its process was killed: the retry that follows a crash leaves
+// the directory clean. Puts of one key never run at once (the catalog lock
+// and the scheduler see to it), so any such file is dead.
+func removeLeftovers(dir, path string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	data, meta := tempStem(path), tempStem(metaPath(path))
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, data) || strings.HasPrefix(n, meta) {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}

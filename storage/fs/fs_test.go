@@ -136,3 +136,36 @@ func TestWriteErrClassification(t *testing.T) {
 		})
 	}
 }
+
+// A process killed mid-Put leaves its temp files; the retry of that key,
+// which a restarted run always makes, must leave the directory clean, and
+// must not touch another key's temp files.
+func TestPutRemovesLeftoversOfTheSameKey(t *testing.T) {
+	s := newTestStore(t)
+	ctx := t.Context()
+	if err := s.Put(ctx, "t/other.mp4", strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(s.root, "t")
+	dead := []string{
+		filepath.Join(dir, tempStem(filepath.Join(dir, "result.mp4"))+"123"),
+		filepath.Join(dir, tempStem(metaPath(filepath.Join(dir, "result.mp4")))+"456"),
+	}
+	alive := filepath.Join(dir, tempStem(filepath.Join(dir, "other.mp4"))+"789")
+	for _, p := range append(dead, alive) {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put(ctx, "t/result.mp4", strings.NewReader("video"), 5, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range dead {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("leftover %s still there after the retry (%v)", filepath.Base(p), err)
+		}
+	}
+	if _, err := os.Stat(alive); err != nil {
+		t.Errorf("another key's temp file was removed: %v", err)
+	}
+}
