@@ -74,6 +74,7 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 		return err
 	}
 	defer closeVault()
+	abortDeadUploads(ctx, a, store)
 	lostBefore, err := cat.LostAssets(ctx)
 	if err != nil {
 		return err
@@ -204,5 +205,24 @@ func (a *app) startProgress(ctx context.Context, opts runOptions, cat *catalog.D
 		if out != nil {
 			out.set(os.Stderr)
 		}
+	}
+}
+
+// abortDeadUploads aborts the multipart uploads (or, on fs, the stale temp
+// files) an earlier run left under the prefix when it was killed: they are
+// invisible but billed. Holding the catalog lock, this run is the only
+// writer under the prefix, so nothing in flight is touched. A failure is
+// only logged: `reelvault cleanup` can do it later.
+func abortDeadUploads(ctx context.Context, a *app, store storage.Store) {
+	aborter, ok := store.(storage.UploadAborter)
+	if !ok {
+		return
+	}
+	n, err := aborter.AbortIncompleteUploads(ctx, a.cfg.Storage.KeyPrefix())
+	switch {
+	case err != nil:
+		a.log.Warn("could not abort uploads a killed run left; run `reelvault cleanup` later", "err", err)
+	case n > 0:
+		a.log.Info("aborted uploads a killed run left", "count", n)
 	}
 }

@@ -72,7 +72,8 @@ func killNineLoop(t *testing.T, b backend) {
 	if code != 0 {
 		t.Fatalf("final run: exit %d:\n%s", code, stderr)
 	}
-	checkArchive(t, e, b.store(t, e), 100)
+	store := b.store(t, e)
+	checkArchive(t, e, store, 100)
 	if b.name == "fs" {
 		// Every killed Put was retried, and a retry clears its key's
 		// leftovers: no temp file may remain.

@@ -85,6 +85,36 @@ func TestS3RestartMidMultipartUpload(t *testing.T) {
 		t.Errorf("%d multipart upload(s) left under vault/ after cleanup, want 0", n)
 	}
 	t.Logf("multipart uploads left by the restart, aborted by cleanup: %d", left)
+
+	// A killed run leaves its multipart upload behind too; the next run,
+	// holding the catalog lock, aborts it before doing anything else.
+	ids := e.createTasks(1)
+	if code, _, stderr := e.run(t, ids, "track", "-"); code != 0 {
+		t.Fatalf("track: exit %d: %s", code, stderr)
+	}
+	e.sim.SetFaults(simulator.Faults{MediaSlow: 1, SlowChunkDelay: 20 * time.Millisecond})
+	killed, _, _ := e.command(t.Context(), "", "run", "--once")
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for v.uploads(t, admin, bucket) == 0 {
+		select {
+		case <-t.Context().Done():
+			t.Fatal("no multipart upload began before the kill")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	killed.Process.Kill()
+	killed.Wait()
+	e.sim.SetFaults(simulator.Faults{})
+	code, _, stderr = e.run(t, "", "run", "--once", "--deadline", "1m")
+	if code != 0 || !strings.Contains(stderr, "aborted uploads a killed run left") {
+		t.Errorf("run after a kill: exit %d, want 0 and the dead upload aborted; stderr:\n%s", code, stderr)
+	}
+	if n := v.uploads(t, admin, bucket); n != 0 {
+		t.Errorf("%d multipart upload(s) left after the next run, want 0", n)
+	}
+	checkArchive(t, e, b.store(t, e), 2)
 }
 
 // versitygw is an S3 server of one test's own, which the test may kill and
