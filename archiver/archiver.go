@@ -53,6 +53,9 @@ type Options struct {
 	// ExpiryGrace is how long after a URL's expected expiry transient errors
 	// are still retried before the asset is declared expired [1h].
 	ExpiryGrace time.Duration
+	// RefreshWait is how long a refused video waits for the re-poll that
+	// asks the gateway for a fresh URL before it is tried again [1m].
+	RefreshWait time.Duration
 	// KeyRecheck is how often a daemon whose key was rejected asks again [5m].
 	KeyRecheck time.Duration
 	Clock      func() time.Time
@@ -71,6 +74,7 @@ func (o *Options) defaults() {
 	set(&o.StallTimeout, 60*time.Second)
 	set(&o.ExpiryGrace, time.Hour)
 	set(&o.KeyRecheck, 5*time.Minute)
+	set(&o.RefreshWait, time.Minute)
 	if o.RequestsPerSecond <= 0 {
 		o.RequestsPerSecond = 5
 	}

@@ -236,3 +236,38 @@ func TestURLExpiresMidRun(t *testing.T) {
 		})
 	}
 }
+
+// While the gateway cannot answer the re-poll, a refused video is not given
+// up: it waits for the fresh URL.
+func TestRefusedURLWaitsForTheRepoll(t *testing.T) {
+	video := simVideo(t, simulator.TaskOptions{Resolution: "720p", Duration: 5})
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/fresh/") {
+			serveVideo(w, video)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(expiredXML))
+	}))
+	t.Cleanup(src.Close)
+	f := newFixture(t, fsStore(t))
+	f.reply = func(id string, n int, w http.ResponseWriter, r *http.Request) {
+		switch {
+		case n == 0:
+			writeTask(w, id, taskSpec{status: "SUCCESS", resultURL: src.URL + "/stale/" + id + ".mp4", duration: 5, resolution: "720p"})
+		case n < 8: // the gateway is down for the re-poll, for a while
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			writeTask(w, id, taskSpec{status: "SUCCESS", resultURL: src.URL + "/fresh/" + id + ".mp4", duration: 5, resolution: "720p"})
+		}
+	}
+	// The refused video is tried again long before the gateway is back.
+	f.opts.RefreshWait = 5 * time.Millisecond
+	const id = "asyntask_repoll_down"
+	if err := f.run(id); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	f.assertArchived(id, catalog.KindResult, video)
+	f.assertNothingFalse()
+}

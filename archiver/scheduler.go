@@ -168,14 +168,19 @@ func (a *Archiver) attemptFailed(ctx context.Context, as catalog.Asset, err erro
 	switch {
 	case refused && !as.Refreshed:
 		log.Warn("origin refused the signed URL; asking the gateway for a fresh one", "err", err)
-		if err := a.cat.AssetRefreshing(ctx, as, reason, now); err != nil {
+		if err := a.cat.AssetRefreshing(ctx, as, reason, now, now.Add(a.opts.RefreshWait)); err != nil {
 			return err
 		}
 		a.Wake()
 		return nil
+	case refused && now.Before(as.ExpiresAt) && (a.repollPending(ctx, as) || as.Attempts < refusedAttempts):
+		// The fresh URL has not been asked for yet (the gateway may be
+		// down), or the refusal may be a passing fault of the origin: a few
+		// more tries before the video is given up.
 	case refused && now.Before(as.ExpiresAt):
-		// Refused again after the re-poll: the gateway never re-signs, so
-		// waiting for the estimated expiry would only retry a dead URL.
+		// Refused again and again after the re-poll: the gateway never
+		// re-signs, so waiting for the estimated expiry would only retry a
+		// dead URL.
 		log.Error("video lost: the origin refused its URL, also after a re-poll for a fresh one", "err", err)
 		a.opts.Observer.Lost(as.Kind, catalog.AssetExpired)
 		return a.cat.AssetGone(ctx, as, catalog.AssetExpired, "origin refused the URL, also after a re-poll for a fresh one: "+reason)
@@ -187,4 +192,15 @@ func (a *Archiver) attemptFailed(ctx context.Context, as catalog.Asset, err erro
 	next := now.Add(a.opts.AssetBackoff.Delay(as.Attempts+1, err))
 	log.Warn("video download failed; will retry", "err", err, "attempt", as.Attempts+1, "retry_at", next)
 	return a.cat.AssetRetry(ctx, as, reason, next)
+}
+
+// refusedAttempts is how many attempts a video gets, before its URL's
+// expected expiry, while the origin keeps refusing it after a re-poll.
+const refusedAttempts = 5
+
+// repollPending reports whether the task's re-poll for a fresh URL has not
+// happened yet.
+func (a *Archiver) repollPending(ctx context.Context, as catalog.Asset) bool {
+	pending, err := a.cat.PollScheduled(ctx, as.TaskID)
+	return err != nil || pending
 }

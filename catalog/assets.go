@@ -128,11 +128,12 @@ func (c *DB) AssetGone(ctx context.Context, a Asset, state, reason string) error
 }
 
 // AssetRefreshing marks that a fresh URL was asked for (once per asset) and
-// schedules the task's re-poll; the asset waits until the poll updates it.
-func (c *DB) AssetRefreshing(ctx context.Context, a Asset, reason string, now time.Time) error {
+// schedules the task's re-poll; the asset waits until the poll updates it,
+// or until retryAt if the poll brings nothing.
+func (c *DB) AssetRefreshing(ctx context.Context, a Asset, reason string, now, retryAt time.Time) error {
 	return c.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE assets SET refreshed=1, attempts=attempts+1, last_error=?, next_attempt_at=?
-			WHERE task_id=? AND kind=?`, reason, ms(now.Add(time.Minute)), a.TaskID, a.Kind); err != nil {
+			WHERE task_id=? AND kind=?`, reason, ms(retryAt), a.TaskID, a.Kind); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE tasks SET next_poll_at=? WHERE task_id=?`, ms(now), a.TaskID)

@@ -264,3 +264,14 @@ func (t Task) Asset(kind string) (Asset, bool) {
 	}
 	return Asset{}, false
 }
+
+// PollScheduled reports whether the task is due to be polled again (live, or
+// waiting for a re-poll).
+func (c *DB) PollScheduled(ctx context.Context, id string) (bool, error) {
+	var scheduled bool
+	err := c.db.QueryRowContext(ctx, `SELECT next_poll_at IS NOT NULL FROM tasks WHERE task_id=?`, id).Scan(&scheduled)
+	if err != nil {
+		return false, fmt.Errorf("read poll schedule of %s: %w", id, err)
+	}
+	return scheduled, nil
+}
