@@ -2,8 +2,6 @@ package archiver_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -210,7 +208,7 @@ func checkArchive(t *testing.T, h *harness, ids []string) (archived int) {
 			if a.State != catalog.AssetArchived || a.SHA256 != v.SHA256 || a.Size != v.Size {
 				t.Errorf("%s %s: state %s size %d sha %s; want archived size %d sha %s", id, v.Kind, a.State, a.Size, a.SHA256, v.Size, v.SHA256)
 			}
-			if sum := objectSHA(t, h.store, a.Key); sum != v.SHA256 {
+			if sum := storagetest.ObjectSHA256(t, h.store, a.Key); sum != v.SHA256 {
 				t.Errorf("%s %s: stored object %s has sha256 %s, want %s", id, v.Kind, a.Key, sum, v.SHA256)
 			}
 			if !strings.HasSuffix(a.Key, "/"+id+"/"+v.Kind+".mp4") {
@@ -238,20 +236,6 @@ func checkArchive(t *testing.T, h *harness, ids []string) (archived int) {
 		t.Errorf("%d objects stored, want %d", len(stored), len(wantObjects))
 	}
 	return archived
-}
-
-func objectSHA(t *testing.T, s storage.Store, key string) string {
-	t.Helper()
-	r, err := s.Open(t.Context(), key)
-	if err != nil {
-		t.Fatalf("open %s: %v", key, err)
-	}
-	defer r.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		t.Fatalf("read %s: %v", key, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func checkSidecar(t *testing.T, s storage.Store, task catalog.Task) {

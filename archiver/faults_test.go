@@ -194,16 +194,7 @@ func signedQuery() string {
 // archives; without one the video ends expired, with the origin's reason.
 func TestURLExpiresMidRun(t *testing.T) {
 	video := simVideo(t, simulator.TaskOptions{Resolution: "720p", Duration: 5})
-	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/fresh/") {
-			serveVideo(w, video)
-			return
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusForbidden)
-		w.Write([]byte(expiredXML))
-	}))
-	t.Cleanup(src.Close)
+	src := refusingOrigin(t, video)
 	for _, fresh := range []bool{true, false} {
 		t.Run("fresh URL "+strconv.FormatBool(fresh), func(t *testing.T) {
 			f := newFixture(t, fsStore(t))
@@ -241,16 +232,7 @@ func TestURLExpiresMidRun(t *testing.T) {
 // up: it waits for the fresh URL.
 func TestRefusedURLWaitsForTheRepoll(t *testing.T) {
 	video := simVideo(t, simulator.TaskOptions{Resolution: "720p", Duration: 5})
-	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/fresh/") {
-			serveVideo(w, video)
-			return
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusForbidden)
-		w.Write([]byte(expiredXML))
-	}))
-	t.Cleanup(src.Close)
+	src := refusingOrigin(t, video)
 	f := newFixture(t, fsStore(t))
 	f.reply = func(id string, n int, w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -270,4 +252,20 @@ func TestRefusedURLWaitsForTheRepoll(t *testing.T) {
 	}
 	f.assertArchived(id, catalog.KindResult, video)
 	f.assertNothingFalse()
+}
+
+// refusingOrigin serves video under /fresh/ and answers every other path
+// with the 403 XML of an expired signed URL.
+func refusingOrigin(t *testing.T, video []byte) *httptest.Server {
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/fresh/") {
+			serveVideo(w, video)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(expiredXML))
+	}))
+	t.Cleanup(src.Close)
+	return src
 }

@@ -118,13 +118,7 @@ func (c *DB) NextPoll(ctx context.Context) (time.Time, bool, error) {
 // Progress records a non-terminal reply: the status and fields seen so far,
 // and when to poll next.
 func (c *DB) Progress(ctx context.Context, t Task, next, now time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET status=?, action=?, progress=?, request_id=?, submit_time=?, start_time=?,
-		raw_reply=?, polls=polls+1, last_polled_at=?, next_poll_at=?, not_found_count=0, last_error='' WHERE task_id=?`,
-		t.Status, t.Action, t.Progress, t.RequestID, t.SubmitTime, t.StartTime, string(t.Raw), ms(now), ms(next), t.TaskID)
-	if err != nil {
-		return fmt.Errorf("record progress of %s: %w", t.TaskID, err)
-	}
-	return nil
+	return c.ProgressBatch(ctx, []ProgressUpdate{{Task: t, Next: next, Now: now}})
 }
 
 // Finish records a terminal reply (SUCCESS or FAILURE) with every field, stops

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,20 +55,7 @@ func TestCleanupFS(t *testing.T) {
 func TestCleanupRefusesWhileRunning(t *testing.T) {
 	t.Parallel()
 	e := newEnvWith(t, simulator.Config{}, envOptions{})
-	cmd, _, _ := e.command(t.Context(), "", "run")
-	cmd.Stderr = nil
-	logs, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(logs)
-	for sc.Scan() && !strings.Contains(sc.Text(), "reelvault running") {
-	}
-	go io.Copy(io.Discard, logs)
+	startHoldingLock(t, e)
 	code, _, stderr := e.run(t, "", "cleanup")
 	if code != 6 || !strings.Contains(stderr, "another reelvault run holds this catalog") {
 		t.Fatalf("cleanup beside a run: exit %d, stderr %q; want 6 and the lock named", code, stderr)

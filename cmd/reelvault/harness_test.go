@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -181,7 +179,7 @@ func checkArchive(t *testing.T, e *env, store storage.Store, minTasks int) {
 		switch {
 		case !ok:
 			t.Errorf("object %s is in storage but not in the catalog (a duplicate or stray)", info.Key)
-		case sum != "" && objectSHA(t, store, info.Key) != sum:
+		case sum != "" && storagetest.ObjectSHA256(t, store, info.Key) != sum:
 			t.Errorf("object %s: bytes differ from the simulator's video", info.Key)
 		}
 		return nil
@@ -194,20 +192,6 @@ func checkArchive(t *testing.T, e *env, store storage.Store, minTasks int) {
 			t.Errorf("catalog says %s is archived, but it is not in storage", key)
 		}
 	}
-}
-
-func objectSHA(t *testing.T, store storage.Store, key string) string {
-	t.Helper()
-	r, err := store.Open(t.Context(), key)
-	if err != nil {
-		t.Fatalf("open %s: %v", key, err)
-	}
-	defer r.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		t.Fatalf("read %s: %v", key, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // logLines collects a running process's stderr and lets a test wait for a
@@ -276,4 +260,25 @@ func (l *logLines) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.lines, "\n")
+}
+
+// startHoldingLock starts the `reelvault run` daemon and returns once it
+// holds the catalog lock, which it logs as "reelvault running". The daemon
+// is killed when the test ends.
+func startHoldingLock(t *testing.T, e *env) {
+	t.Helper()
+	cmd, _, _ := e.command(t.Context(), "", "run")
+	cmd.Stderr = nil
+	logs, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(logs)
+	for sc.Scan() && !strings.Contains(sc.Text(), "reelvault running") {
+	}
+	go io.Copy(io.Discard, logs)
 }

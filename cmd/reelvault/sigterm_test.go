@@ -12,6 +12,7 @@ import (
 
 	"github.com/reelvault/reelvault/catalog"
 	"github.com/reelvault/reelvault/simulator"
+	"github.com/reelvault/reelvault/storage/storagetest"
 )
 
 // gracePeriod bounds how long a signalled `reelvault run` may take to exit.
@@ -94,7 +95,7 @@ func testSignal(t *testing.T, sig syscall.Signal) {
 		for _, a := range task.Assets {
 			switch {
 			case a.State == catalog.AssetArchived:
-				if objectSHA(t, store, a.Key) != a.SHA256 {
+				if storagetest.ObjectSHA256(t, store, a.Key) != a.SHA256 {
 					t.Errorf("%s %s: archived, but storage holds other bytes", task.TaskID, a.Kind)
 				}
 			case a.State != catalog.AssetPending || a.Key != "" || a.SHA256 != "" || a.Size != 0:

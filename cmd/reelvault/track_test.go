@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -73,21 +71,7 @@ func TestRunOnceStopsOnRejectedKey(t *testing.T) {
 
 func TestSecondRunRefusesToStart(t *testing.T) {
 	e := newEnv(t, simulator.Config{}, "")
-	cmd, _, _ := e.command(t.Context(), "", "run")
-	cmd.Stderr = nil
-	logs, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// The daemon logs "reelvault running" once it holds the catalog lock.
-	sc := bufio.NewScanner(logs)
-	for sc.Scan() && !strings.Contains(sc.Text(), "reelvault running") {
-	}
-	go io.Copy(io.Discard, logs)
+	startHoldingLock(t, e)
 	code, _, stderr := e.run(t, "", "run", "--once")
 	if code != 6 || !strings.Contains(stderr, "another reelvault run holds this catalog") {
 		t.Fatalf("second run: exit %d, stderr %q; want 6 and a message naming the lock", code, stderr)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/reelvault/reelvault/storage"
 )
 
 // MiB is a mebibyte, for sizing test objects against part sizes.
@@ -26,6 +28,18 @@ func Payload(seed uint64, n int64) io.Reader {
 func PayloadSHA256(t testing.TB, seed uint64, n int64) string {
 	t.Helper()
 	return readSHA256(t, Payload(seed, n))
+}
+
+// ObjectSHA256 is the hex sha256 of what store holds under key: what a user
+// would compute after downloading it.
+func ObjectSHA256(t testing.TB, store storage.Store, key string) string {
+	t.Helper()
+	r, err := store.Open(t.Context(), key)
+	if err != nil {
+		t.Fatalf("open %s: %v", key, err)
+	}
+	defer r.Close()
+	return readSHA256(t, r)
 }
 
 func readSHA256(t testing.TB, r io.Reader) string {
