@@ -65,7 +65,7 @@ type upstreamUsage struct {
 // API handler. Faults come first: they stand for the proxies and CDN in
 // front of the gateway, which misbehave whatever the key.
 func (s *Server) apiHandler(h http.HandlerFunc) http.Handler {
-	authed := func(w http.ResponseWriter, r *http.Request) {
+	return s.faulty(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
 			// The brief's shape and the new-api shape of API.md in one body,
 			// so a client written against either recognises it.
@@ -76,17 +76,21 @@ func (s *Server) apiHandler(h http.HandlerFunc) http.Handler {
 			return
 		}
 		h(w, r)
-	}
+	}))
+}
+
+// faulty rolls the API faults in front of h.
+func (s *Server) faulty(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := s.rollFault(false)
 		if f.kind == faultTruncated {
 			var buf bufferedResponse
-			authed(&buf, r)
+			h.ServeHTTP(&buf, r)
 			buf.writeHalf(w)
 			return
 		}
 		if !f.writeAPI(w) {
-			authed(w, r)
+			h.ServeHTTP(w, r)
 		}
 	})
 }

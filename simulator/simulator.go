@@ -58,6 +58,14 @@ type Config struct {
 
 	// Faults are the per-request misbehaviours to inject; see SetFaults.
 	Faults Faults
+
+	// AccessToken is the dashboard access token GET /api/task/self takes
+	// (default "sim-access-token"); UserID is the account's id it expects in
+	// New-Api-User (default 1). NoTaskListing answers that route with a 404
+	// page instead, as a reseller without the dashboard API does.
+	AccessToken   string
+	UserID        int
+	NoTaskListing bool
 }
 
 // TaskOptions describe a task to create. Zero fields take defaults (model
@@ -99,6 +107,7 @@ const (
 //
 //	GET  /v1/video/generations/{id}  poll a task (Bearer key)
 //	POST /v1/video/generations       create a task (Bearer key)
+//	GET  /api/task/self              list the account's tasks (access token)
 //	GET  /tos/{id}/{kind}.mp4?X-Tos-...   a video, TOS pre-signed URL style
 //	GET  /vod/{id}/result.mp4?auth_key=... a video, VOD auth_key URL style
 //	GET  /healthz                    "ok", no key, never faulty
@@ -110,26 +119,28 @@ type Server struct {
 	secret []byte // signs media URLs; derived from the seed
 	mux    *http.ServeMux
 
-	mu       sync.Mutex // guards everything below
-	apiKey   string
-	faults   Faults
-	taskRNG  *rand.Rand // creations only, so ids do not depend on traffic
-	faultRNG *rand.Rand
-	tasks    map[string]*task
-	order    []string
+	mu          sync.Mutex // guards everything below
+	apiKey      string
+	accessToken string
+	faults      Faults
+	taskRNG     *rand.Rand // creations only, so ids do not depend on traffic
+	faultRNG    *rand.Rand
+	tasks       map[string]*task
+	order       []string
 }
 
 // New returns a Server configured by cfg.
 func New(cfg Config) *Server {
 	cfg = withDefaults(cfg)
 	s := &Server{
-		cfg:      cfg,
-		now:      cfg.Clock,
-		apiKey:   cfg.APIKey,
-		faults:   cfg.Faults,
-		taskRNG:  rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7461736b)),   // "task"
-		faultRNG: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6661756c74)), // "fault"
-		tasks:    make(map[string]*task),
+		cfg:         cfg,
+		now:         cfg.Clock,
+		apiKey:      cfg.APIKey,
+		accessToken: cfg.AccessToken,
+		faults:      cfg.Faults,
+		taskRNG:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7461736b)),   // "task"
+		faultRNG:    rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6661756c74)), // "fault"
+		tasks:       make(map[string]*task),
 	}
 	secret := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("reelvault-simulator-secret"), uint64(cfg.Seed)))
 	s.secret = secret[:]
@@ -137,6 +148,7 @@ func New(cfg Config) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/video/generations/{id}", s.apiHandler(s.handleGetTask))
 	mux.Handle("POST /v1/video/generations", s.apiHandler(s.handleCreateTask))
+	mux.Handle("GET /api/task/self", s.faulty(http.HandlerFunc(s.handleListTasks)))
 	mux.HandleFunc("GET /tos/{id}/{file}", s.handleMedia)
 	mux.HandleFunc("GET /vod/{id}/{file}", s.handleMedia)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -153,6 +165,12 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
+	}
+	if cfg.AccessToken == "" {
+		cfg.AccessToken = defaultAccessToken
+	}
+	if cfg.UserID == 0 {
+		cfg.UserID = defaultUserID
 	}
 	cfg.NotStartFor = durationOr(cfg.NotStartFor, defaultNotStartFor)
 	cfg.QueuedFor = durationOr(cfg.QueuedFor, defaultQueuedFor)

@@ -57,6 +57,7 @@ var failureKinds = []struct {
 // state at any instant is a pure function of the clock.
 type task struct {
 	id, requestID, upstreamID string
+	row                       int // the gateway's table row id, in creation order
 	model, prompt             string
 	resolution, ratio         string // what the user asked for and gets
 	upstreamResolution        string // what Ark generated (lower for super-resolution)
@@ -186,6 +187,7 @@ func (s *Server) CreateTask(o TaskOptions) string {
 	if !t.fail {
 		t.videos = s.videosFor(t)
 	}
+	t.row = len(s.order) + 1
 	s.tasks[t.id] = t
 	s.order = append(s.order, t.id)
 	return t.id
