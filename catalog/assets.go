@@ -58,8 +58,8 @@ func scanAsset(s interface{ Scan(...any) error }) (Asset, error) {
 	err := s.Scan(&a.TaskID, &a.Kind, &a.State, &a.Bucket, &a.Key, &a.Size, &a.SHA256, &expires, &archived,
 		&a.Attempts, &a.LastError, &a.Refreshed, &a.SourceURL, &a.MediaDuration, &a.MediaWidth, &a.MediaHeight,
 		&a.MediaCheck)
-	a.ExpiresAt = time.UnixMilli(expires).UTC()
-	a.ArchivedAt = fromMS(archived)
+	a.ExpiresAt = timeMS(expires)
+	a.ArchivedAt = timePtrMS(archived)
 	return a, err
 }
 

@@ -261,7 +261,7 @@ func (r *assetRow) dest() []any {
 
 func (r *assetRow) asset() Asset {
 	a := r.a
-	a.ExpiresAt = time.UnixMilli(r.expires).UTC()
-	a.ArchivedAt = fromMS(r.archived)
+	a.ExpiresAt = timeMS(r.expires)
+	a.ArchivedAt = timePtrMS(r.archived)
 	return a
 }

@@ -47,13 +47,51 @@ func (r *taskRow) task() Task {
 	if r.params != "" {
 		t.RequestParams = json.RawMessage(r.params)
 	}
-	t.TrackedAt = time.UnixMilli(r.tracked).UTC()
-	t.ArchivedAt = fromMS(r.archived)
+	t.TrackedAt = timeMS(r.tracked)
+	t.ArchivedAt = timePtrMS(r.archived)
 	if r.raw != "" {
 		t.Raw = []byte(r.raw)
 	}
 	t.Assets = []Asset{}
 	return t
+}
+
+// minTimeMS and maxTimeMS bound the times the catalog hands out: JSON (RFC
+// 3339) has four-digit years only, so json.Marshal fails on a time outside
+// years 0 to 9999, and one such row (an older archiver stored the expiry of
+// a reply that claimed year 3170843) broke every listing, export and task
+// page. Reads clamp into the range, so a row keeps being listed, with the
+// nearest time that can be written; writes clamp too (storedMS).
+var (
+	minTimeMS = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	maxTimeMS = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC).UnixMilli()
+)
+
+// timeMS is the time of a millisecond column, clamped to what JSON can hold.
+func timeMS(v int64) time.Time {
+	return time.UnixMilli(min(max(v, minTimeMS), maxTimeMS)).UTC()
+}
+
+// timePtrMS is timeMS for a column where NULL or 0 means "never".
+func timePtrMS(v sql.NullInt64) *time.Time {
+	if !v.Valid || v.Int64 == 0 {
+		return nil
+	}
+	t := timeMS(v.Int64)
+	return &t
+}
+
+// storedMS is ms for a time that came from outside (a gateway reply): it
+// clamps as timeMS does, so no time is stored that reads back differently,
+// and no time beyond int64 milliseconds overflows.
+func storedMS(t time.Time) int64 {
+	switch {
+	case t.Before(time.UnixMilli(minTimeMS)):
+		return minTimeMS
+	case t.After(time.UnixMilli(maxTimeMS)):
+		return maxTimeMS
+	}
+	return t.UnixMilli()
 }
 
 func scanTask(s interface{ Scan(...any) error }) (Task, error) {

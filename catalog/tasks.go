@@ -149,7 +149,7 @@ func (c *DB) Finish(ctx context.Context, t Task, assets []Asset, now time.Time) 
 			_, err := tx.ExecContext(ctx, `INSERT INTO assets (task_id, kind, source_url, expires_at) VALUES (?, ?, ?, ?)
 				ON CONFLICT (task_id, kind) DO UPDATE SET source_url=excluded.source_url, expires_at=excluded.expires_at,
 				next_attempt_at=0 WHERE state='pending'`,
-				t.TaskID, a.Kind, a.SourceURL, ms(a.ExpiresAt))
+				t.TaskID, a.Kind, a.SourceURL, storedMS(a.ExpiresAt))
 			if err != nil {
 				return err
 			}
