@@ -51,9 +51,15 @@ func (c *DB) TrackFrom(ctx context.Context, ids []string, source string, now tim
 }
 
 // RecordCreation tracks id (if it is not yet) and stores the request that
-// created it. A task already known keeps its polling state; its request
-// fields are filled in, as the proxy sees the creation before any poll. The
-// model is written only while the gateway has not reported one.
+// created it. A task already known keeps its polling state, and the first
+// record of its creation request wins: prompt, parameters and key
+// fingerprint are written as a whole, only while none of them is recorded
+// yet, so a later record (an intake request that anyone on loopback, or a
+// forged browser request, could send) adds to what is known and never
+// rewrites it. The model is written only while neither the gateway nor an
+// earlier record has given one, and the source only while none is known.
+// That the proxy sees the creation before any poll is the common case: the
+// row then has only what the poller knows, and the request fills it in.
 func (c *DB) RecordCreation(ctx context.Context, id string, req CreationRequest, now time.Time) error {
 	params := ""
 	if len(req.Params) > 0 {
@@ -61,8 +67,11 @@ func (c *DB) RecordCreation(ctx context.Context, id string, req CreationRequest,
 	}
 	_, err := c.db.ExecContext(ctx, `INSERT INTO tasks (task_id, tracked_at, next_poll_at, model, prompt, request_params,
 			key_fingerprint, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (task_id) DO UPDATE SET prompt=excluded.prompt, request_params=excluded.request_params,
-			key_fingerprint=excluded.key_fingerprint, source=excluded.source,
+		ON CONFLICT (task_id) DO UPDATE SET
+			prompt=CASE WHEN `+unrecorded+` THEN excluded.prompt ELSE tasks.prompt END,
+			request_params=CASE WHEN `+unrecorded+` THEN excluded.request_params ELSE tasks.request_params END,
+			key_fingerprint=CASE WHEN `+unrecorded+` THEN excluded.key_fingerprint ELSE tasks.key_fingerprint END,
+			source=CASE WHEN tasks.source='' THEN excluded.source ELSE tasks.source END,
 			model=CASE WHEN tasks.model='' THEN excluded.model ELSE tasks.model END`,
 		id, ms(now), ms(now), req.Model, req.Prompt, params, req.KeyFingerprint, req.Source)
 	if err != nil {
@@ -70,3 +79,8 @@ func (c *DB) RecordCreation(ctx context.Context, id string, req CreationRequest,
 	}
 	return nil
 }
+
+// unrecorded is true for a row with no creation request recorded yet. In an
+// UPSERT every SET expression sees the row as it was, so the three fields
+// are written together or not at all.
+const unrecorded = `(tasks.prompt='' AND tasks.request_params='' AND tasks.key_fingerprint='')`
