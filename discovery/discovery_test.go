@@ -2,7 +2,6 @@ package discovery_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -37,23 +36,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-}
-
-// catalogTracker tracks into a real SQLite catalog.
-type catalogTracker struct{ cat *catalog.DB }
-
-func (t catalogTracker) TrackDiscovered(ctx context.Context, ids []string, now time.Time) ([]string, error) {
-	var added []string
-	for _, id := range ids {
-		n, err := t.cat.TrackFrom(ctx, []string{id}, "discover", now)
-		if err != nil {
-			return added, err
-		}
-		if n == 1 {
-			added = append(added, id)
-		}
-	}
-	return added, nil
 }
 
 func openCatalog(t *testing.T) *catalog.DB {
@@ -93,7 +75,7 @@ func TestPassTracksExactlyTheWindow(t *testing.T) {
 		c.Advance(time.Second)
 	}
 	cat := openCatalog(t)
-	d := discovery.New(gateway.NewDashboard(ts.URL, accessToken, userID, nil), catalogTracker{cat}, discovery.Options{Clock: c.Now})
+	d := discovery.New(gateway.NewDashboard(ts.URL, accessToken, userID, nil), cat, discovery.Options{Clock: c.Now})
 	res, err := d.Pass(t.Context(), from, c.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +128,7 @@ func TestPassLosesNoIDWhenRowsShiftWhilePaging(t *testing.T) {
 	shift := &createBetweenPages{sim: sim}
 	cat := openCatalog(t)
 	d := discovery.New(gateway.NewDashboard(ts.URL, accessToken, userID, &http.Client{Transport: shift}),
-		catalogTracker{cat}, discovery.Options{Clock: c.Now})
+		cat, discovery.Options{Clock: c.Now})
 	res, err := d.Pass(t.Context(), from, c.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +159,7 @@ func TestPassSkipsTasksThatAreNotVideos(t *testing.T) {
 	}))
 	defer gw.Close()
 	cat := openCatalog(t)
-	d := discovery.New(gateway.NewDashboard(gw.URL, accessToken, userID, nil), catalogTracker{cat}, discovery.Options{
+	d := discovery.New(gateway.NewDashboard(gw.URL, accessToken, userID, nil), cat, discovery.Options{
 		ValidID: func(id string) bool { return !strings.ContainsAny(id, "./") },
 	})
 	res, err := d.Pass(t.Context(), time.Unix(1764583000, 0), time.Unix(1764583300, 0))
@@ -225,7 +207,7 @@ func TestListingErrorsAreClearAndNeverCarryTheToken(t *testing.T) {
 			gw := httptest.NewServer(tc.handler)
 			defer gw.Close()
 			var logs bytes.Buffer
-			d := discovery.New(gateway.NewDashboard(gw.URL, token, userID, nil), catalogTracker{openCatalog(t)},
+			d := discovery.New(gateway.NewDashboard(gw.URL, token, userID, nil), openCatalog(t),
 				discovery.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 					Backoff: retry.Backoff{Base: time.Millisecond, Max: time.Millisecond}})
 			_, err := d.Pass(t.Context(), time.Now().Add(-time.Hour), time.Now())
