@@ -111,6 +111,15 @@ type Archive struct {
 	PartSize Size `yaml:"part_size"`
 	// StallTimeout aborts a download that receives no byte for this long.
 	StallTimeout Duration `yaml:"stall_timeout"`
+	// MaxVideoBytes refuses a video larger than this, on its Content-Length
+	// before any byte is read, or as soon as a body without one grows past
+	// it: a hostile origin must not fill the disk or the bucket.
+	MaxVideoBytes Size `yaml:"max_video_bytes"`
+	// MinBytesPerSecond aborts (to retry later) a download whose average rate
+	// over MinRateWindow falls below it, so that an origin dribbling a byte
+	// now and then cannot hold a transfer slot forever; 0 turns it off.
+	MinBytesPerSecond Size     `yaml:"min_bytes_per_second"`
+	MinRateWindow     Duration `yaml:"min_rate_window"`
 	// AllowHTTP permits plain-http result URLs; only the simulator needs it.
 	AllowHTTP bool `yaml:"allow_http"`
 	// AllowedHosts, when not empty, is the only set of hosts videos may be
@@ -161,10 +170,13 @@ func Default() Config {
 			FS:          FS{Root: "./reelvault-data/objects"},
 		},
 		Archive: Archive{
-			Concurrency:  4,
-			PartSize:     16 * MiB,
-			StallTimeout: Duration(60 * time.Second),
-			AllowedHosts: []string{},
+			Concurrency:       4,
+			PartSize:          16 * MiB,
+			StallTimeout:      Duration(60 * time.Second),
+			MaxVideoBytes:     4 * GiB,
+			MinBytesPerSecond: 16 * KiB,
+			MinRateWindow:     Duration(30 * time.Second),
+			AllowedHosts:      []string{},
 		},
 		Server: Server{Listen: "127.0.0.1:8417", HeartbeatMargin: Duration(2 * time.Hour)},
 		Log:    Log{Level: "info", Format: "text"},

@@ -181,6 +181,15 @@ func (a Archive) validate(v *validator) {
 	if a.StallTimeout <= 0 {
 		v.add("archive.stall_timeout", "must be greater than 0, got %s", a.StallTimeout)
 	}
+	if a.MaxVideoBytes <= 0 {
+		v.add("archive.max_video_bytes", "must be greater than 0, got %s", a.MaxVideoBytes)
+	}
+	if a.MinBytesPerSecond < 0 {
+		v.add("archive.min_bytes_per_second", "must be 0 (off) or more, got %s", a.MinBytesPerSecond)
+	}
+	if a.MinRateWindow <= 0 {
+		v.add("archive.min_rate_window", "must be greater than 0, got %s", a.MinRateWindow)
+	}
 }
 
 func (s Server) validate(v *validator) {

@@ -99,6 +99,15 @@ func TestValidate(t *testing.T) {
 		{"part_size bounds", func(c *Config) { c.Archive.PartSize = 5 * GiB }, nil},
 		{"stall_timeout zero", func(c *Config) { c.Archive.StallTimeout = 0 },
 			[]string{"archive.stall_timeout: must be greater than 0, got 0s"}},
+		{"max_video_bytes zero", func(c *Config) { c.Archive.MaxVideoBytes = 0 },
+			[]string{"archive.max_video_bytes: must be greater than 0, got 0"}},
+		{"max_video_bytes negative", func(c *Config) { c.Archive.MaxVideoBytes = -1 },
+			[]string{"archive.max_video_bytes: must be greater than 0, got -1"}},
+		{"min_bytes_per_second off", func(c *Config) { c.Archive.MinBytesPerSecond = 0 }, nil},
+		{"min_bytes_per_second negative", func(c *Config) { c.Archive.MinBytesPerSecond = -1 },
+			[]string{"archive.min_bytes_per_second: must be 0 (off) or more, got -1"}},
+		{"min_rate_window zero", func(c *Config) { c.Archive.MinRateWindow = 0 },
+			[]string{"archive.min_rate_window: must be greater than 0, got 0s"}},
 
 		// server
 		{"listen without port", func(c *Config) { c.Server.Listen = "127.0.0.1" },
