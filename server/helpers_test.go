@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,18 +14,68 @@ import (
 	"sync"
 	"testing"
 
+	_ "github.com/mattn/go-sqlite3" // reads the catalog file behind the catalog's back
+
 	"github.com/reelvault/reelvault/catalog"
 	"github.com/reelvault/reelvault/server"
 )
 
 func openCatalog(t *testing.T) *catalog.DB {
 	t.Helper()
-	cat, err := catalog.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
+	cat, _ := openCatalogAt(t)
+	return cat
+}
+
+// openCatalogAt opens a fresh catalog and says where its file is, for tests
+// that read its rows behind the catalog's back.
+func openCatalogAt(t *testing.T) (*catalog.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	cat, err := catalog.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
-	return cat
+	return cat, path
+}
+
+// taskRow is every column of the task's row in the catalog file, as text,
+// read with plain SQL: what anyone who copies the file can read.
+func taskRow(t *testing.T, path, id string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT * FROM tasks WHERE task_id = ?`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() {
+		t.Fatalf("task %s has no row in the catalog (%v)", id, rows.Err())
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i, c := range cols {
+		if v, ok := vals[i].([]byte); ok {
+			vals[i] = string(v)
+		}
+		fmt.Fprintf(&b, "%s=%v\n", c, vals[i])
+	}
+	return b.String()
 }
 
 // logBuffer collects log lines for assertions; safe for concurrent use.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -214,5 +215,50 @@ func TestProxyLeavesReelvaultRoutesAndTheWebViewAlone(t *testing.T) {
 	defer mu.Unlock()
 	if len(forwarded) != 2 {
 		t.Errorf("forwarded %v; want only the two gateway paths", forwarded)
+	}
+}
+
+// A creation request may carry credentials in its parameters: a callback URL
+// with a token, an api_key field, a signed image URL, a header map. None of
+// them may reach the catalog, which is stored, exported and shown; what the
+// request asked for is kept.
+func TestProxyRedactsSecretsFromTheStoredRequest(t *testing.T) {
+	gw := newTappedGateway(t)
+	cat, path := openCatalogAt(t)
+	log, _ := newLogger(t)
+	url := serve(t, server.Options{Catalog: cat, Gateway: gw.url, Logger: log})
+
+	body := `{"model":"doubao-seedance-2-0-260128","content":[{"type":"text","text":"a red fox in snow"}],` +
+		`"callback_url":"https://hooks.example/done?job=7&token=SECRET1","api_key":"SECRET2","ApiKey":"\u0053ECRET3",` +
+		`"extra":{"headers":{"Authorization":"Bearer SECRET4"},"refs":["https://cdn.example/a.png?X-Tos-Signature=SECRET5&X-Tos-Expires=3600"],` +
+		`"note":"mirror at https://u:SECRET6@m.example/x and auth_key=SECRET7"},"resolution":"720p","seed":7,"max_tokens":100}`
+	code, got := do(t, "POST", url+"/v1/video/generations", "sim-key", body)
+	if code != http.StatusOK {
+		t.Fatalf("creation through the proxy: HTTP %d %s", code, got)
+	}
+	var reply struct {
+		Data struct {
+			TaskID string `json:"task_id"`
+		} `json:"data"`
+	}
+	json.Unmarshal(got, &reply)
+	task, err := cat.Get(t.Context(), reply.Data.TaskID)
+	if err != nil {
+		t.Fatalf("task %q not tracked: %v", reply.Data.TaskID, err)
+	}
+	if task.Prompt != "a red fox in snow" || task.Model != "doubao-seedance-2-0-260128" {
+		t.Errorf("catalog has prompt %q, model %q; want the request's", task.Prompt, task.Model)
+	}
+	var params map[string]any
+	if err := json.Unmarshal(task.RequestParams, &params); err != nil {
+		t.Fatalf("request_params %s: %v", task.RequestParams, err)
+	}
+	if params["resolution"] != "720p" || params["seed"] != 7.0 || params["max_tokens"] != 100.0 ||
+		!strings.HasPrefix(fmt.Sprint(params["callback_url"]), "https://hooks.example/done?job=") {
+		t.Errorf("request_params %s: want resolution, seed, max_tokens and the callback's address kept", task.RequestParams)
+	}
+	row := taskRow(t, path, reply.Data.TaskID)
+	if strings.Contains(strings.ToUpper(row), "SECRET") {
+		t.Errorf("a secret of the creation request is in the catalog row:\n%s", row)
 	}
 }

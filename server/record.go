@@ -102,36 +102,39 @@ func replyTaskID(body []byte, encoding string) (string, error) {
 }
 
 // parseCreation fills the model, the prompt (the text items of content, else
-// a "prompt" field) and the parameters (the request minus content, which may
-// hold whole images) from a creation request body.
+// a "prompt" field) and the parameters from a creation request body. The
+// parameters are the request minus content (which may hold whole images),
+// with every credential in them redacted (redactParams): they are stored
+// and shown, and the gateway never needs them again. The prompt and model
+// are kept as sent.
 func parseCreation(body []byte, req *catalog.CreationRequest) error {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // seeds and sizes keep every digit
+	var fields map[string]any
+	if err := dec.Decode(&fields); err != nil {
 		return fmt.Errorf("request is not a JSON object: %w", err)
 	}
-	_ = json.Unmarshal(fields["model"], &req.Model)
-	var content []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("request is not a JSON object: data after it")
 	}
-	if raw, ok := fields["content"]; ok {
-		if err := json.Unmarshal(raw, &content); err == nil {
-			var texts []string
-			for _, c := range content {
-				if c.Type == "text" && c.Text != "" {
-					texts = append(texts, c.Text)
-				}
+	req.Model, _ = fields["model"].(string)
+	if content, ok := fields["content"].([]any); ok {
+		var texts []string
+		for _, c := range content {
+			item, _ := c.(map[string]any)
+			if text, _ := item["text"].(string); item["type"] == "text" && text != "" {
+				texts = append(texts, text)
 			}
-			req.Prompt = strings.Join(texts, "\n")
 		}
+		req.Prompt = strings.Join(texts, "\n")
 	}
 	if req.Prompt == "" {
-		_ = json.Unmarshal(fields["prompt"], &req.Prompt)
+		req.Prompt, _ = fields["prompt"].(string)
 	}
 	delete(fields, "content")
-	params, err := json.Marshal(fields)
+	params, err := json.Marshal(redactParams(fields))
 	if err != nil {
-		return err
+		return fmt.Errorf("encode request parameters: %w", err)
 	}
 	req.Params = params
 	return nil
