@@ -27,7 +27,11 @@ type IntakeReply struct {
 	Tracked  []string   `json:"tracked"`  // valid ids, now tracked (new or already known)
 	New      int        `json:"new"`      // how many of them were not tracked before
 	Rejected []Rejected `json:"rejected"` // ids that are not task ids
-	Error    string     `json:"error,omitempty"`
+	// Kept are tracked ids whose creation request was recorded before, with
+	// another prompt or model than this request's: the first record stays
+	// and this one's prompt and model were not applied.
+	Kept  []string `json:"kept,omitempty"`
+	Error string   `json:"error,omitempty"`
 }
 
 // Rejected names one refused id and why.
@@ -39,6 +43,15 @@ type Rejected struct {
 type intake struct{ opts Options }
 
 func (h *intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Without a token, loopback is the only credential, and a page in the
+	// operator's browser has it too; a JSON body is what such a page cannot
+	// send cross-origin without a preflight (see trust.go). With a token a
+	// page cannot authenticate at all, and curl -d stays enough.
+	if h.opts.Token == "" && !jsonBody(r) {
+		writeError(w, http.StatusUnsupportedMediaType, "the body must be sent as Content-Type: application/json "+
+			"(curl: -H 'Content-Type: application/json'), got "+quote(r.Header.Get("Content-Type")))
+		return
+	}
 	var req intakeRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxIntakeBody))
 	dec.DisallowUnknownFields()
@@ -67,7 +80,7 @@ func (h *intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reply.Rejected = append(reply.Rejected, Rejected{TaskID: clip(id, 140), Reason: "not a task id ([A-Za-z0-9_-]{1,128})"})
 		}
 	}
-	if err := h.track(r, reply.Tracked, req, &reply.New); err != nil {
+	if err := h.track(r, req, &reply); err != nil {
 		h.opts.Logger.Error("intake: cannot track tasks", "err", err, "count", len(reply.Tracked))
 		writeError(w, http.StatusInternalServerError, "cannot write the catalog; nothing of this request was tracked: "+err.Error())
 		return
@@ -88,26 +101,35 @@ func (h *intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, reply)
 }
 
-func (h *intake) track(r *http.Request, ids []string, req intakeRequest, added *int) error {
+// track tracks reply.Tracked, with the request's prompt and model when it
+// gives them. Those are added to a task's record, never written over one
+// (catalog.RecordCreation): intake is the one writer anyone on loopback can
+// reach, so it may not rewrite what the proxy or an earlier intake saw.
+func (h *intake) track(r *http.Request, req intakeRequest, reply *IntakeReply) error {
+	ids := reply.Tracked
 	if len(ids) == 0 {
 		return nil
 	}
 	ctx, now := r.Context(), h.opts.Clock()
 	if req.Prompt == "" && req.Model == "" {
 		n, err := h.opts.Catalog.TrackFrom(ctx, ids, catalog.SourceIntake, now)
-		*added = n
+		reply.New = n
 		if err == nil && n > 0 && h.opts.Wake != nil {
 			h.opts.Wake()
 		}
 		return err
 	}
 	for _, id := range ids {
-		_, err := h.opts.Catalog.Get(ctx, id)
+		known, err := h.opts.Catalog.Get(ctx, id)
 		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 			return err
 		}
 		if err != nil {
-			*added++
+			reply.New++
+		} else if recorded(known) && (known.Prompt != req.Prompt || req.Model != "" && known.Model != req.Model) {
+			reply.Kept = append(reply.Kept, id)
+			h.opts.Logger.Warn("intake: task already has a recorded creation request; kept it, ignored this request's prompt and model",
+				"task_id", id, "source", known.Source)
 		}
 		cr := catalog.CreationRequest{Model: req.Model, Prompt: req.Prompt, Source: catalog.SourceIntake}
 		if err := h.opts.Catalog.RecordCreation(ctx, id, cr, now); err != nil {
@@ -118,6 +140,11 @@ func (h *intake) track(r *http.Request, ids []string, req intakeRequest, added *
 		h.opts.Wake()
 	}
 	return nil
+}
+
+// recorded reports whether t has a creation request on record.
+func recorded(t catalog.Task) bool {
+	return t.Prompt != "" || len(t.RequestParams) > 0 || t.KeyFingerprint != ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -28,8 +28,15 @@ import (
 type Options struct {
 	// Token guards the intake API and /metrics ("Authorization: Bearer
 	// <token>"). When empty, only loopback clients are served (config
-	// validation allows an empty token only on a loopback listener).
+	// validation allows an empty token only on a loopback listener), only
+	// by the names of hostPolicy, and the intake takes JSON bodies only.
 	Token string
+	// AllowedHosts are host names, beyond IP addresses, localhost and the
+	// host of the address given to Listen, that clients reach the server by
+	// (server.allowed_hosts), as "name" or "name:port"; the port is ignored.
+	// Any other Host is refused with 421, which stops DNS rebinding. Without
+	// a token the check is always on; with one, only when names are given.
+	AllowedHosts []string
 	// Catalog receives tracked ids; nil disables intake and the proxy's
 	// recording.
 	Catalog *catalog.DB
@@ -61,7 +68,8 @@ var webPaths = []string{"/{$}", "/tasks/", "/static/"}
 // maxIntakeBody bounds POST /v1/tasks: room for about 10,000 ids.
 const maxIntakeBody = 1 << 20
 
-// New returns the handler serving opts.
+// New returns the handler serving opts. Every route, the web view and the
+// proxy included, is behind the Host and cross-origin checks of trust.go.
 func New(opts Options) http.Handler {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -91,7 +99,7 @@ func New(opts Options) http.Handler {
 	case opts.Web != nil:
 		mux.Handle("/", opts.Web)
 	}
-	return mux
+	return trusted(opts, mux)
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
@@ -148,17 +156,26 @@ type Server struct {
 	log *slog.Logger
 }
 
-// Listen binds addr (host:port; port 0 picks a free one) for h.
+// Listen binds addr (host:port; port 0 picks a free one) for h. The host
+// of addr, as given, is one of the names h answers to (hostPolicy).
 func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (server.listen): %w", addr, err)
 	}
+	return newServer(ln, addr, h, log), nil
+}
+
+// newServer serves h on ln, which was bound for addr.
+func newServer(ln net.Listener, addr string, h http.Handler, log *slog.Logger) *Server {
+	host, _, _ := net.SplitHostPort(addr)
+	base := context.WithValue(context.Background(), listenHostKey{}, host)
 	return &Server{ln: ln, log: log, srv: &http.Server{
 		Handler:           h,
+		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}}, nil
+	}}
 }
 
 // Addr is the address actually bound, e.g. "127.0.0.1:8417".
