@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -115,8 +114,8 @@ func pageURL(q url.Values, offset int) string {
 type taskPage struct {
 	Task   catalog.Task
 	Videos []videoView
-	Params string // the creation request, indented
-	Raw    string // the gateway's last reply (signed URLs redacted), indented
+	Params *shownJSON // the creation request, bounded (showJSON)
+	Raw    *shownJSON // the gateway's last reply (signed URLs redacted), bounded
 }
 
 // videoView is one asset of the task; Src is set when it can be played.
@@ -137,7 +136,7 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusInternalServerError, "read the catalog", err)
 		return
 	}
-	p := taskPage{Task: t, Params: indent(t.RequestParams), Raw: indent(t.Raw)}
+	p := taskPage{Task: t, Params: showJSON(t.RequestParams), Raw: showJSON(t.Raw)}
 	for _, a := range t.Assets {
 		v := videoView{Asset: a}
 		if a.State == catalog.AssetArchived && a.Key != "" {
@@ -163,17 +162,6 @@ func (h *handler) videoSrc(r *http.Request, id string, a catalog.Asset) (string,
 
 func videoPath(id, kind string) string {
 	return "/tasks/" + url.PathEscape(id) + "/video/" + url.PathEscape(kind)
-}
-
-func indent(raw []byte) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var b bytes.Buffer
-	if json.Indent(&b, raw, "", "  ") != nil {
-		return string(raw)
-	}
-	return b.String()
 }
 
 // render executes a page into a buffer first, so that a template error is a

@@ -1,0 +1,76 @@
+package web_test
+
+import (
+	"database/sql"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3" // writes a row as an older reelvault left it
+
+	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/storage/fs"
+	"github.com/reelvault/reelvault/web"
+)
+
+// nested is a JSON reply of depth objects, each under key.
+func nested(depth int, key string) string {
+	return strings.Repeat(`{"`+key+`":`, depth) + `"end"` + strings.Repeat("}", depth)
+}
+
+// Catalogs written before the archiver capped what it keeps hold replies of
+// thousands of nested objects; indented, such a reply was 162 MB of HTML.
+// The task page shows a bounded part and says so; the table loads none.
+func TestTaskPageBoundsAHostileStoredReply(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw, note string
+	}{
+		{"the 54 KB reply of 9,000 objects", nested(9000, "a"), "not indented"},
+		{"a 9,000-deep reply over the limit", nested(9000, "nested"), "truncated"},
+		{"a flat reply that grows when indented", `[` + strings.Repeat(`1,`, 40000) + `1]`, "truncated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			store, err := fs.New(filepath.Join(dir, "objects"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cat, err := catalog.Open(t.Context(), filepath.Join(dir, "catalog.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cat.Close() })
+			f := &fixture{cat: cat, store: store}
+			f.add(t, catalog.Task{TaskID: "task_deep", Status: "SUCCESS", FinishTime: day1.Unix()}, "a deep reply", nil)
+			db, err := sql.Open("sqlite3", filepath.Join(dir, "catalog.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.ExecContext(t.Context(), `UPDATE tasks SET raw_reply = ?, request_params = ? WHERE task_id = 'task_deep'`,
+				tc.raw, tc.raw); err != nil {
+				t.Fatal(err)
+			}
+			srv := f.serve(t, web.Options{})
+
+			resp, page := get(t, nil, srv.URL+"/tasks/task_deep")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /tasks/task_deep: %s", resp.Status)
+			}
+			if len(page) > 256<<10 {
+				t.Errorf("task page is %d bytes for a %d-byte stored reply; want under 256 KiB", len(page), len(tc.raw))
+			}
+			if got := strings.Count(page, tc.note); got < 2 {
+				t.Errorf("task page says %q %d times; want it said of the reply and of the request", tc.note, got)
+			}
+			if !strings.Contains(page, "a deep reply") {
+				t.Error("the task page lost its prompt")
+			}
+			resp, page = get(t, nil, srv.URL+"/")
+			if resp.StatusCode != http.StatusOK || len(page) > 64<<10 || !sameIDs(rows(page), "task_deep") {
+				t.Errorf("GET /: %s, %d bytes, rows %v; want the task listed in a small page", resp.Status, len(page), rows(page))
+			}
+		})
+	}
+}
