@@ -46,14 +46,20 @@ type Client struct {
 // timeout. Surrounding whitespace is trimmed from the key, since keys read
 // from files and environment variables often end in a newline. An unusable
 // baseURL is reported, as a permanent error, by every Task call.
+//
+// The client follows a redirect only to the base URL's own scheme, host and
+// port: Go's default policy would send the key to any host of the same
+// domain, and store what that host said. hc is copied, not changed; its own
+// CheckRedirect, if any, still applies to the redirects allowed.
 func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = &http.Client{Timeout: defaultTimeout}
+	own := http.Client{Timeout: defaultTimeout}
+	if hc != nil {
+		own = *hc
 	}
 	c := &Client{
 		base: strings.TrimRight(strings.TrimSpace(baseURL), "/"),
 		key:  strings.TrimSpace(apiKey),
-		hc:   hc,
+		hc:   &own,
 		now:  time.Now,
 	}
 	u, err := url.Parse(c.base)
@@ -62,6 +68,8 @@ func NewClient(baseURL, apiKey string, hc *http.Client) *Client {
 		c.baseErr = errors.New("gateway base URL does not parse")
 	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.RawQuery != "", u.Fragment != "":
 		c.baseErr = fmt.Errorf("gateway base URL %s is not http(s)://host[/prefix]", RedactURL(c.base))
+	default:
+		own.CheckRedirect = sameOrigin(origin(u), own.CheckRedirect)
 	}
 	return c
 }
@@ -87,6 +95,8 @@ func (c *Client) GoString() string { return c.String() }
 //   - 429, 5xx: transient, with retry.After when Retry-After is present;
 //   - 2xx whose body is not a usable envelope, or is for another task, or
 //     is over 4 MiB: ErrBadReply, transient, quoting a sanitized snippet;
+//   - a redirect to another scheme, host or port: permanent, since the
+//     base URL needs fixing, and nothing from that host is read;
 //   - other statuses, the gateway's own error codes, network errors and
 //     timeouts: transient;
 //   - a done ctx: ctx.Err(), wrapped, so errors.Is(err, context.Canceled)
@@ -119,8 +129,12 @@ func (c *Client) task(ctx context.Context, id string) (*Task, []byte, error) {
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		var re *redirectError
+		switch {
+		case ctx.Err() != nil:
 			return nil, nil, ctx.Err()
+		case errors.As(err, &re):
+			return nil, nil, retry.Permanent(re)
 		}
 		return nil, nil, fmt.Errorf("request: %w", err) // net/http strips passwords from the URL it quotes
 	}
