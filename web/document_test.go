@@ -74,3 +74,21 @@ func TestTaskPageBoundsAHostileStoredReply(t *testing.T) {
 		})
 	}
 }
+
+// A prompt may be up to a megabyte (the intake and the proxy read that
+// much); the table, a hundred rows a page, shows a bounded part of each.
+func TestTableBoundsLongPrompts(t *testing.T) {
+	f := newFixture(t)
+	long := strings.Repeat("a lighthouse in a storm ", 20000) // 480 KB
+	for _, id := range []string{"task_long1", "task_long2", "task_long3"} {
+		f.add(t, catalog.Task{TaskID: id, Status: "SUCCESS", FinishTime: day1.Unix()}, long, nil)
+	}
+	srv := f.serve(t, web.Options{})
+	resp, page := get(t, nil, srv.URL+"/")
+	if resp.StatusCode != http.StatusOK || len(rows(page)) != 3 {
+		t.Fatalf("GET /: %s, rows %v", resp.Status, rows(page))
+	}
+	if len(page) > 64<<10 {
+		t.Errorf("the table of 3 tasks is %d bytes; want each prompt cut, under 64 KiB in all", len(page))
+	}
+}
