@@ -30,6 +30,8 @@ func replySeeds(f *testing.F) [][]byte {
 		[]byte(`{"code":"success","data":{"status":"SUCC`),
 		[]byte(`[]`),
 		[]byte(``),
+		[]byte(strings.Repeat(`{"a":`, 40) + `"https://h/?sig=x"` + strings.Repeat(`}`, 40)),
+		[]byte(`{"code":"success","data":{"status":"FAILURE","fail_reason":"\u0068ttps://h/v?t=x token=y","finish_time":99999999999999}}`),
 	}
 	for _, s := range seeds {
 		f.Add(s)
@@ -120,6 +122,10 @@ func FuzzRedactReply(f *testing.F) {
 		}
 		if again := RedactReply(out); !bytes.Equal(again, out) {
 			t.Fatalf("not idempotent:\n once %q\ntwice %q", out, again)
+		}
+		// What is stored stays small when indented.
+		if depth, size := measure(out); depth > maxKeptDepth || size > maxKeptBytes {
+			t.Fatalf("RedactReply(%q): depth %d, indented size %d", raw, depth, size)
 		}
 		// Every URL left in any string has its secrets redacted.
 		dec := json.NewDecoder(bytes.NewReader(out))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"unicode"
@@ -208,6 +207,12 @@ func endsURL(r rune) bool {
 // Every string value and object key is scanned, including URLs inside longer
 // text. Key order and numbers are kept as sent; whitespace is not.
 //
+// What it returns is bounded, since it is what gets stored and shown
+// indented: containers nested deeper than 32 levels are replaced by a string
+// saying so, and a reply over 64 KiB as indented JSON is replaced by
+// {"_reelvault_truncated":true,"bytes":N,"head":"..."} quoting its first
+// 4 KiB, redacted.
+//
 // Output is valid JSON. Input that is not JSON yields a JSON string literal
 // saying so with its length, never the input, which may be a page quoting a
 // signed URL.
@@ -217,18 +222,40 @@ func RedactReply(raw []byte) []byte {
 		return notJSON(raw)
 	}
 	if plainReply(body) {
-		// Nothing to redact: Compact gives the bytes redactJSON would.
+		// Nothing to redact: Compact gives the bytes rewrite would.
 		var out bytes.Buffer
 		if err := json.Compact(&out, body); err == nil {
-			return out.Bytes()
+			if depth, size := measure(out.Bytes()); depth <= maxKeptDepth {
+				return capKept(out.Bytes(), size, len(raw), redactText)
+			}
 		}
 	}
-	out, err := redactJSON(body)
+	out, _, err := rewrite(body, redactValue)
 	if err != nil {
 		return notJSON(raw)
 	}
-	return out
+	_, size := measure(out)
+	return capKept(out, size, len(raw), redactText)
 }
+
+// capKept returns b, or its truncated form when b, indented, would be over
+// maxKeptBytes. size is b's indented size, n the length of the reply b
+// came from.
+func capKept(b []byte, size, n int, fn func(string) string) []byte {
+	if size <= maxKeptBytes {
+		return b
+	}
+	return truncated(b, n, fn)
+}
+
+// RedactText redacts the secrets in free text from the gateway, such as a
+// fail_reason or an error message, as RedactReply does each string of a
+// reply: a text that starts with an http(s) URL is redacted as a URL whole,
+// so a sloppy unescaped space cannot split its query off; in other text,
+// every embedded URL is redacted, and so is every name=value whose name
+// looks like a credential (auth_key, X-Tos-Signature, token, ...). Dates and
+// lifetimes (X-Tos-Date, X-Tos-Expires, Expires) stay readable.
+func RedactText(s string) string { return redactValue(s) }
 
 // redactValue redacts one JSON string. A value that starts with an http(s)
 // URL is redacted as a URL whole, so a sloppy result_url with an unescaped
@@ -243,65 +270,6 @@ func redactValue(v string) string {
 
 func notJSON(raw []byte) []byte {
 	return fmt.Appendf(nil, `"reply is not JSON (%d bytes)"`, len(raw))
-}
-
-// redactJSON re-emits raw token by token, so that object key order and
-// duplicate keys survive, which a decode into map[string]any would lose.
-func redactJSON(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var out bytes.Buffer
-	out.Grow(len(raw))
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-
-	type frame struct {
-		object bool
-		n      int // tokens written in this container
-	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return out.Bytes(), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			out.WriteByte(byte(d))
-			continue
-		}
-		if len(stack) > 0 {
-			top := &stack[len(stack)-1]
-			switch {
-			case top.object && top.n%2 == 1:
-				out.WriteByte(':')
-			case top.n > 0:
-				out.WriteByte(',')
-			}
-			top.n++
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			stack = append(stack, frame{object: v == '{'})
-			out.WriteByte(byte(v))
-		case string:
-			if err := enc.Encode(redactValue(v)); err != nil {
-				return nil, err
-			}
-			out.Truncate(out.Len() - 1) // Encode's newline
-		case json.Number:
-			out.WriteString(string(v))
-		case bool:
-			out.WriteString(fmt.Sprint(v))
-		case nil:
-			out.WriteString("null")
-		default:
-			return nil, fmt.Errorf("unexpected JSON token %T", tok)
-		}
-	}
 }
 
 // plainReply reports whether a reply cannot hold anything RedactReply

@@ -144,3 +144,36 @@ func assertNoSecret(tb testing.TB, s string) {
 		}
 	}
 }
+
+// A fail_reason quotes signed URLs and credentials; RedactText is what keeps
+// them out of the catalog, the CSV export and the "task failed" log line.
+func TestRedactTextSecrets(t *testing.T) {
+	tests := []struct {
+		name, in string
+		keep     []string // must survive
+	}{
+		{"signed TOS URL in text", "download " + signedTOS + " failed: 403",
+			[]string{"download https://ark-acg-cn-beijing.tos-cn-beijing.volces.com/doubao-seedance/x.mp4?", "X-Tos-Date=20260427T111505Z", "X-Tos-Expires=86400", "failed: 403"}},
+		{"a fail_reason that is a URL", signedVOD, []string{"preview=1", "auth_key=REDACTED"}},
+		{"URL with an unescaped space", "https://h.example/my video.mp4?q=SECRET", []string{"https://h.example/my%20video.mp4?q=REDACTED"}},
+		{"bare auth_key", "cdn refused auth_key=1777288830-0-0-SECRETMD5abcdef (expired)", []string{"cdn refused auth_key=REDACTED (expired)"}},
+		{"bare TOS query", "X-Tos-Signature=SECRETSIG&X-Tos-Credential=AKLTSECRET%2F2026&X-Tos-Expires=86400",
+			[]string{"X-Tos-Signature=REDACTED&X-Tos-Credential=REDACTED&X-Tos-Expires=86400"}},
+		{"AWS credential and token", "X-Amz-Credential=AKIASECRET/20260427 X-Amz-Security-Token=SECRET Signature=SECRET",
+			[]string{"X-Amz-Credential=REDACTED X-Amz-Security-Token=REDACTED Signature=REDACTED"}},
+		{"token in JSON-ish text", `callback {"url":"https://cb.example/hook?token=SECRET"} token=SECRET`, []string{"token=REDACTED"}},
+		{"Chinese reason kept", "任务超时（1440分钟）", []string{"任务超时（1440分钟）"}},
+		{"no secrets", "task failed, code: InvalidParameter", []string{"task failed, code: InvalidParameter"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RedactText(tt.in)
+			assertNoSecret(t, got)
+			for _, k := range tt.keep {
+				if !strings.Contains(got, k) {
+					t.Errorf("RedactText(%q) = %q, lost %q", tt.in, got, k)
+				}
+			}
+		})
+	}
+}
