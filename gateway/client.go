@@ -166,7 +166,7 @@ func (c *Client) task(ctx context.Context, id string) (*Task, []byte, error) {
 		return nil, body, c.statusError(r)
 	}
 
-	t, err := decode(r.body, c.scrubKey)
+	t, err := decode(r.body, c.scrubKey, c.now())
 	if err != nil {
 		return nil, body, r.explain(err)
 	}
@@ -211,7 +211,7 @@ func (r reply) explain(err error) error {
 // body holds one (a task_not_exist one unwraps to ErrTaskNotFound), else the
 // status and a snippet. It is transient unless the caller marks it.
 func (c *Client) statusError(r reply) error {
-	if _, err := decode(r.body, c.scrubKey); err != nil {
+	if _, err := decode(r.body, c.scrubKey, c.now()); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {
 			apiErr.StatusCode = r.status
@@ -240,7 +240,7 @@ func (c *Client) notFound(r reply) error {
 func (c *Client) keyRejected(r reply) error {
 	detail := snippet(r.body, snippetBytes)
 	var apiErr *APIError
-	if _, err := decode(r.body, c.scrubKey); errors.As(err, &apiErr) {
+	if _, err := decode(r.body, c.scrubKey, c.now()); errors.As(err, &apiErr) {
 		detail = apiErr.Message
 	}
 	if detail == "" {

@@ -80,3 +80,52 @@ func TestURLExpiry(t *testing.T) {
 		})
 	}
 }
+
+// Whatever a URL or a reply's finish time claims, an expiry URLExpiry gives
+// is one the catalog and task.json can store: JSON can only write years
+// 0 to 9999, and a far-off expiry would also schedule the download last.
+func TestURLExpiryHostile(t *testing.T) {
+	const date = "20260427T111505Z"
+	issuedOK := time.Date(2026, 4, 27, 11, 20, 34, 0, time.UTC)
+	urls := []string{
+		"https://x.example/v?X-Tos-Date=" + date + "&X-Tos-Expires=99999999999999",
+		"https://x.example/v?X-Amz-Date=" + date + "&X-Amz-Expires=9223372036854775807",
+		"https://x.example/v?X-Oss-Date=" + date + "&X-Oss-Expires=31622401", // a year and a second
+		"https://x.example/v?X-Tos-Date=99991231T235959Z&X-Tos-Expires=86400",
+		"https://x.example/v?X-Goog-Date=00010101T000000Z&X-Goog-Expires=86400",
+		"https://x.example/v?Expires=99999999999999",
+		"https://x.example/v?Expires=253402300800", // year 10000
+		"https://x.example/v?Expires=-62135596801", // before year 1
+		"https://x.example/v?Expires=9223372036854775807",
+		"https://x.example/v?auth_key=99999999999999-0-0-abc",
+		"https://x.example/v?auth_key=253402300800-0-0-abc",
+		"https://x.example/v?auth_key=1777288830-0-0-abc&Expires=7258118399",
+	}
+	issued := []time.Time{
+		issuedOK,
+		time.Unix(99999999999999, 0), // the finish_time from the issue
+		time.Unix(-99999999999999, 0),
+		{},
+	}
+	hi := time.Unix(maxPlausible, 0).Add(maxLifetime + authKeyValidity)
+	for _, u := range urls {
+		for _, at := range issued {
+			got, ok := URLExpiry(u, at)
+			if !ok {
+				continue
+			}
+			if got.Before(time.Unix(minPlausible, 0)) || got.After(hi) {
+				t.Errorf("URLExpiry(%q, %v) = %v: outside 2000 to 2201", u, at, got)
+			}
+			if _, err := got.MarshalJSON(); err != nil {
+				t.Errorf("URLExpiry(%q, %v) = %v, which JSON cannot encode: %v", u, at, got, err)
+			}
+		}
+	}
+	// The garbage is ignored, not clamped into a real-looking time.
+	for _, u := range urls[:10] {
+		if got, ok := URLExpiry(u, issuedOK); ok {
+			t.Errorf("URLExpiry(%q) = %v, want none", u, got)
+		}
+	}
+}

@@ -63,6 +63,12 @@ func FuzzDecode(f *testing.F) {
 		if task.Status.Terminal() && !task.Status.Known() {
 			t.Fatalf("status %q terminal but unknown", task.Status)
 		}
+		// Every time is absent or one any encoder can write.
+		for _, ts := range []int64{task.SubmitTime, task.StartTime, task.FinishTime} {
+			if ts != 0 && (ts < minPlausible || ts >= maxPlausible) {
+				t.Fatalf("time %d kept from %q", ts, body)
+			}
+		}
 		// A reply Decode accepted is JSON, so its redacted form must not
 		// degrade to the not-JSON placeholder.
 		if out := RedactReply(body); bytes.HasPrefix(out, []byte(`"reply is not JSON`)) {

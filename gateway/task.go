@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Status is a task's state as the gateway reports it, trimmed and
@@ -58,9 +59,14 @@ type Task struct {
 	TaskID, Action                           string
 	Status                                   Status
 	ResultURL, OriginalResultURL, FailReason string
-	SubmitTime, StartTime, FinishTime        int64 // unix seconds, 0 when absent
+	SubmitTime, StartTime, FinishTime        int64 // unix seconds, 0 when absent or implausible
 	Progress, RequestID                      string
 	Upstream                                 Upstream // data.data; zero when absent/null
+
+	// Warnings say what of the reply was not taken as sent: a time
+	// outside any plausible range, a reply cut down to be kept. They are
+	// for a log line, and name no secret.
+	Warnings []string
 }
 
 // Upstream is the raw Ark task the gateway embeds as data.data. Only the
@@ -92,7 +98,8 @@ func (t *Task) VideoURL() string {
 	return t.Upstream.VideoURL
 }
 
-// Failure returns fail_reason only when the task FAILED. On SUCCESS the
+// Failure returns fail_reason only when the task FAILED, with its secrets
+// redacted (see RedactText): a gateway quotes signed URLs and tokens in it. On SUCCESS the
 // gateway copies result_url into fail_reason for legacy clients; that copy is
 // not an error and must not be recorded as one.
 func (t *Task) Failure() string {
@@ -160,6 +167,12 @@ type wireUsage struct {
 
 // Decode parses one reply body (the envelope {"code","message","data"}).
 //
+// Times are checked against the clock: a submit_time, start_time or
+// finish_time before 2000, or more than a week after now (a broken gateway,
+// or an integer that overflows any calendar), is set to 0, as if absent, and
+// a Warning says so. Taken as sent, one such value once made every later
+// encode of the task fail. FailReason is redacted with RedactText.
+//
 // It fails only when the reply is unusable: not a single JSON object, no data
 // object, or no status (ErrBadReply); or when the gateway says the task does
 // not exist (ErrTaskNotFound, via *APIError) or reports another error
@@ -167,13 +180,14 @@ type wireUsage struct {
 // since the task in it is what matters. Decode never returns a nil task with
 // a nil error.
 func Decode(body []byte) (*Task, error) {
-	return decode(body, nil)
+	return decode(body, nil, time.Now())
 }
 
-// decode is Decode with a scrub applied to the gateway's error text before it
-// is cleaned and capped; the client uses it to remove the API key whole,
-// before a cap could leave a prefix of it in a message.
-func decode(body []byte, scrub func(string) string) (*Task, error) {
+// decode is Decode with a scrub applied to every string of the reply, the
+// gateway's error text before it is cleaned and capped; the client uses it to
+// remove the API key whole, before a cap could leave a prefix of it in a
+// message. now bounds the times.
+func decode(body []byte, scrub func(string) string, now time.Time) (*Task, error) {
 	if scrub == nil {
 		scrub = func(s string) string { return s }
 	}
@@ -212,50 +226,73 @@ func decode(body []byte, scrub func(string) string) (*Task, error) {
 	if err := json.Unmarshal(env.Data, &w); err != nil {
 		return nil, badReply("malformed data: %v", err)
 	}
-	status := Status(strings.ToUpper(strings.TrimSpace(string(w.Status))))
+	str := func(v lenientString) string { return scrub(string(v)) }
+	status := Status(strings.ToUpper(strings.TrimSpace(str(w.Status))))
 	if status == "" {
 		return nil, badReply("no status")
 	}
 	t := &Task{
-		TaskID:            strings.TrimSpace(string(w.TaskID)),
-		Action:            string(w.Action),
+		TaskID:            strings.TrimSpace(str(w.TaskID)),
+		Action:            str(w.Action),
 		Status:            status,
-		ResultURL:         strings.TrimSpace(string(w.ResultURL)),
-		OriginalResultURL: strings.TrimSpace(string(w.OriginalResultURL)),
-		FailReason:        string(w.FailReason),
-		SubmitTime:        int64(w.SubmitTime),
-		StartTime:         int64(w.StartTime),
-		FinishTime:        int64(w.FinishTime),
-		Progress:          string(w.Progress),
-		RequestID:         string(w.RequestID),
+		ResultURL:         strings.TrimSpace(str(w.ResultURL)),
+		OriginalResultURL: strings.TrimSpace(str(w.OriginalResultURL)),
+		FailReason:        RedactText(str(w.FailReason)),
+		Progress:          str(w.Progress),
+		RequestID:         str(w.RequestID),
 	}
+	t.SubmitTime = t.plausible("submit_time", int64(w.SubmitTime), now)
+	t.StartTime = t.plausible("start_time", int64(w.StartTime), now)
+	t.FinishTime = t.plausible("finish_time", int64(w.FinishTime), now)
 	if isObject(w.Data) {
-		t.Upstream = decodeUpstream(w.Data)
+		t.Upstream = decodeUpstream(w.Data, str)
 	}
 	return t, nil
 }
 
+// maxClockAhead is how far after our clock a gateway's time may lie: a clock
+// that is a few days slow still reads real times, and a time further ahead
+// than this cannot be the moment a task was submitted or finished.
+const maxClockAhead = 7 * 24 * time.Hour
+
+// plausible returns a unix time from the reply, or 0 with a warning when it
+// is before 2000 or more than maxClockAhead after now. Taken as sent, a time
+// in year 3170843 became an expiry that no JSON encoder can write, and a
+// time near 1970 would make a task look long overdue.
+func (t *Task) plausible(name string, ts int64, now time.Time) int64 {
+	if ts == 0 {
+		return 0
+	}
+	if ts >= minPlausible && ts < maxPlausible && ts <= now.Add(maxClockAhead).Unix() {
+		return ts
+	}
+	t.Warnings = append(t.Warnings, fmt.Sprintf(
+		"%s %d is not a plausible time (before 2000 or more than a week ahead of our clock); treated as absent",
+		name, ts))
+	return 0
+}
+
 // decodeUpstream decodes data.data. Its nested objects are optional; a
 // non-object where one is expected leaves those fields zero.
-func decodeUpstream(raw json.RawMessage) Upstream {
+func decodeUpstream(raw json.RawMessage, str func(lenientString) string) Upstream {
 	var w wireUpstream
 	_ = json.Unmarshal(raw, &w) // cannot fail: lenient fields in a valid object
 	u := Upstream{
-		ID:              string(w.ID),
-		Model:           string(w.Model),
+		ID:              str(w.ID),
+		Model:           str(w.Model),
 		Duration:        float64(w.Duration),
-		Ratio:           string(w.Ratio),
-		Resolution:      string(w.Resolution),
-		SuperResolution: string(w.SuperResolution),
+		Ratio:           str(w.Ratio),
+		Resolution:      str(w.Resolution),
+		SuperResolution: str(w.SuperResolution),
 		FramesPerSecond: float64(w.FramesPerSecond),
 		GenerateAudio:   bool(w.GenerateAudio),
 		Seed:            int64(w.Seed),
-		Status:          string(w.Status),
+		Status:          str(w.Status),
 	}
 	if isObject(w.Content) {
 		var c wireContent
 		_ = json.Unmarshal(w.Content, &c)
-		u.VideoURL = strings.TrimSpace(string(c.VideoURL))
+		u.VideoURL = strings.TrimSpace(str(c.VideoURL))
 	}
 	if isObject(w.Usage) {
 		var us wireUsage

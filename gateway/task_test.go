@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -21,6 +24,7 @@ func readTestdata(tb testing.TB, name string) []byte {
 func TestDecodeAPIExamples(t *testing.T) {
 	const tosURL = "https://ark-acg-cn-beijing.tos-cn-beijing.volces.com/...mp4?..."
 	const vodURL = "https://...vod.cn-north-1.volcvideo.com/...?preview=1&auth_key=..."
+	const vodRedacted = "https://...vod.cn-north-1.volcvideo.com/...?preview=1&auth_key=REDACTED"
 	tests := []struct {
 		file        string
 		want        Task
@@ -47,7 +51,7 @@ func TestDecodeAPIExamples(t *testing.T) {
 			file: "success_superres.json",
 			want: Task{
 				TaskID: "asyntask_2cEAvaCpERzvSo7wfCCPZmNlGx8cjnu4", Action: "generate", Status: StatusSuccess,
-				ResultURL: vodURL, OriginalResultURL: tosURL, FailReason: vodURL,
+				ResultURL: vodURL, OriginalResultURL: tosURL, FailReason: vodRedacted, // the legacy copy, redacted
 				SubmitTime: 1777288507, StartTime: 1777288509, FinishTime: 1777288834,
 				Progress: "100%", RequestID: "20260427111507187625000wErxKeB6",
 				Upstream: Upstream{
@@ -75,7 +79,7 @@ func TestDecodeAPIExamples(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
-			if *got != tt.want {
+			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", *got, tt.want)
 			}
 			if v := got.VideoURL(); v != tt.wantVideo {
@@ -110,8 +114,8 @@ func TestDecodeLenient(t *testing.T) {
 		},
 		{
 			name: "data.data missing",
-			body: `{"code":"success","message":"","data":{"task_id":"t","status":"NOT_START","submit_time":1}}`,
-			want: Task{TaskID: "t", Status: StatusNotStart, SubmitTime: 1},
+			body: `{"code":"success","message":"","data":{"task_id":"t","status":"NOT_START","submit_time":1777288506}}`,
+			want: Task{TaskID: "t", Status: StatusNotStart, SubmitTime: 1777288506},
 		},
 		{
 			name: "data.data and nested objects of the wrong kind",
@@ -167,7 +171,7 @@ func TestDecodeLenient(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
-			if *got != tt.want {
+			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", *got, tt.want)
 			}
 		})
@@ -280,4 +284,36 @@ func TestTaskFailure(t *testing.T) {
 			t.Errorf("%s: Failure() = %q, want %q", tt.status, got, tt.want)
 		}
 	}
+}
+
+// Decode redacts fail_reason, so whoever records or logs Failure() gets it
+// without secrets; the API examples' reason is untouched.
+func TestDecodeRedactsFailReason(t *testing.T) {
+	tests := []struct{ reason, want string }{
+		{"download " + signedTOS + " failed", "X-Tos-Expires=86400&X-Tos-Signature=REDACTED"},
+		{signedVOD, "preview=1&auth_key=REDACTED"},
+		{"origin said 403 for token=SECRET&Expires=1777300000", "token=REDACTED&Expires=1777300000"},
+		{"X-Amz-Credential=AKIASECRET%2F20260427 rejected", "X-Amz-Credential=REDACTED rejected"},
+		{"task failed, code: InvalidParameter", "task failed, code: InvalidParameter"},
+	}
+	for _, tt := range tests {
+		reply, _ := json.Marshal(map[string]any{"code": "success",
+			"data": map[string]any{"task_id": "t", "status": "FAILURE", "fail_reason": tt.reason}})
+		task, err := Decode(reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := task.Failure()
+		assertNoSecret(t, got)
+		if !strings.Contains(got, tt.want) {
+			t.Errorf("Failure() = %q, want it to contain %q", got, tt.want)
+		}
+	}
+	// The gateway's own error text is redacted the same way.
+	_, err := Decode([]byte(`{"code":"fail_to_fetch_task","message":"GET ` + signedTOS + ` with auth_key=SECRET: 403"}`))
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("err = %v, want *APIError", err)
+	}
+	assertNoSecret(t, apiErr.Error())
 }
