@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"strings"
 	"unicode"
 
@@ -74,29 +73,9 @@ func secretKey(name string) bool {
 	return false
 }
 
-// redactString redacts one string as the gateway package redacts a stored
-// reply's strings: a value that is an http(s) URL goes through
-// gateway.RedactURL (signatures, tokens, userinfo and fragment go), and free
-// text has its embedded URLs and name=value credentials masked. The
-// gateway's exported entry point for one string is RedactReply on a JSON
-// string literal; what it cannot give back as a string is hidden whole.
-func redactString(s string) string {
-	if !maybeSecret(s) {
-		return s
-	}
-	quoted, err := json.Marshal(s)
-	if err != nil {
-		return redacted
-	}
-	var out string
-	if err := json.Unmarshal(gateway.RedactReply(quoted), &out); err != nil {
-		return redacted
-	}
-	return out
-}
-
-// maybeSecret reports whether s could hold anything redactString changes: a
-// URL or a name=value pair. Most parameters ("720p", "16:9") hold neither.
-func maybeSecret(s string) bool {
-	return strings.ContainsRune(s, '=') || strings.Contains(strings.ToLower(s), "http")
-}
+// redactString redacts one string as the gateway package redacts each
+// string of a stored reply (gateway.RedactText): a value that is an
+// http(s) URL goes through gateway.RedactURL (signatures, tokens, userinfo
+// and fragment go), and free text has its embedded URLs and name=value
+// credentials masked.
+func redactString(s string) string { return gateway.RedactText(s) }
