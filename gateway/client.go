@@ -82,8 +82,14 @@ func (c *Client) String() string { return "gateway.Client(" + RedactURL(c.base) 
 func (c *Client) GoString() string { return c.String() }
 
 // Task GETs {baseURL}/v1/video/generations/{id} and returns the decoded task
-// and the raw reply body. The body is also returned with an error when one
-// was read, for the caller to log through RedactReply.
+// and the reply as kept, which is also returned with an error when one was
+// read, for the caller to log through RedactReply. The reply as kept is the
+// body with the API key removed from every string, escaped or not (the JSON
+// is then re-encoded), containers nested deeper than 32 levels replaced by a
+// string saying so, and, when it would be over 64 KiB indented, replaced by
+// {"_reelvault_truncated":true,"bytes":N,"head":"..."}. The task is decoded
+// from the scrubbed reply before that size cap, so a big reply still yields
+// its task; Task.Warnings says what was cut, scrubbed or ignored.
 //
 // Errors name the task id and are classified for the retry package:
 //   - 401/403: ErrKeyRejected, permanent;
@@ -144,40 +150,44 @@ func (c *Client) task(ctx context.Context, id string) (*Task, []byte, error) {
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, body, fmt.Errorf("read reply (HTTP %d): %w", resp.StatusCode, err)
+		return nil, c.keep(body).stored, fmt.Errorf("read reply (HTTP %d): %w", resp.StatusCode, err)
 	}
-	r := reply{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: c.scrubBytes(body)}
+	r := reply{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")}
 	if len(body) > maxReplyBytes {
+		r.body = c.scrubBytes(body) // whole, before the snippet's cut could leave half the key
 		return nil, nil, r.bad(badReply("larger than %d bytes", maxReplyBytes))
 	}
+	k := c.keep(body)
+	r.body = k.json
 
 	switch code := resp.StatusCode; {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return nil, body, retry.Permanent(c.keyRejected(r))
+		return nil, k.stored, retry.Permanent(c.keyRejected(r))
 	case code == http.StatusNotFound:
-		return nil, body, c.notFound(r)
+		return nil, k.stored, c.notFound(r)
 	case code == http.StatusTooManyRequests || code >= 500:
 		err := c.statusError(r)
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
 			err = retry.After(err, d)
 		}
-		return nil, body, err
+		return nil, k.stored, err
 	case code < 200 || code > 299:
-		return nil, body, c.statusError(r)
+		return nil, k.stored, c.statusError(r)
 	}
 
 	t, err := decode(r.body, c.scrubKey, c.now())
 	if err != nil {
-		return nil, body, r.explain(err)
+		return nil, k.stored, r.explain(err)
 	}
 	switch t.TaskID {
 	case id:
 	case "":
 		t.TaskID = id // a sloppy gateway omitted it; the request names the task
 	default:
-		return nil, body, r.bad(badReply("reply is for task %q", clean(t.TaskID, 64)))
+		return nil, k.stored, r.bad(badReply("reply is for task %q", clean(t.TaskID, 64)))
 	}
-	return t, body, nil
+	t.Warnings = append(k.warnings, t.Warnings...)
+	return t, k.stored, nil
 }
 
 // reply is what an error may say about a response. body has the key scrubbed.

@@ -194,3 +194,64 @@ func truncated(b []byte, size int, fn func(string) string) []byte {
 	}{true, size, fn(string(b[:n]))})
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
+
+// kept is a reply as the client keeps it.
+type kept struct {
+	// json is what is decoded and quoted in errors: the reply with the key
+	// scrubbed from every string and its nesting capped; for a body that is
+	// not JSON, the body with the key scrubbed from its bytes.
+	json []byte
+	// stored is what Task returns: json, or its truncated form.
+	stored   []byte
+	warnings []string
+}
+
+// keep scrubs the API key out of a reply and bounds it for keeping. The bytes
+// are scrubbed, and so is every decoded string: a gateway that echoes the key
+// JSON-escaped (\u0053ECRET) would pass a byte scrub and land, decoded, in
+// fail_reason. Only a reply that may hide the key (it has the key or a
+// backslash in it) or is nested too deep is re-encoded; any other is kept as
+// sent.
+func (c *Client) keep(body []byte) kept {
+	b := trimBOM(body)
+	if !json.Valid(b) {
+		s := c.scrubBytes(body)
+		return kept{json: s, stored: s}
+	}
+	var k kept
+	echoed := false
+	scrub := func(s string) string {
+		r := c.scrubKey(s)
+		echoed = echoed || r != s
+		return r
+	}
+	depth, size := measure(b)
+	k.json = b
+	if depth > maxKeptDepth || c.mayHideKey(b) {
+		out, cut, err := rewrite(b, scrub)
+		if err != nil { // valid JSON always re-encodes; keep nothing that could hold the key
+			s := c.scrubBytes(body)
+			return kept{json: s, stored: s}
+		}
+		k.json = out
+		_, size = measure(out)
+		if cut {
+			k.warnings = append(k.warnings, fmt.Sprintf("reply nested deeper than %d levels; kept cut at that depth", maxKeptDepth))
+		}
+	}
+	if echoed {
+		k.warnings = append(k.warnings, "reply quoted the API key; it is kept as REDACTED")
+	}
+	k.stored = capKept(k.json, size, len(body), scrub)
+	if size > maxKeptBytes {
+		k.warnings = append(k.warnings, fmt.Sprintf("reply of %d bytes is over %d KiB indented; kept truncated to its first %d KiB",
+			len(body), maxKeptBytes>>10, headBytes>>10))
+	}
+	return k
+}
+
+// mayHideKey reports whether a decoded string of b could hold the key: b
+// holds it as bytes, or holds an escape that could spell it.
+func (c *Client) mayHideKey(b []byte) bool {
+	return c.key != "" && (bytes.Contains(b, []byte(c.key)) || bytes.IndexByte(b, '\\') >= 0)
+}
