@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	iofs "io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -31,16 +30,18 @@ func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int,
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
 		dirKey = prefix[:i]
 	}
-	start := s.root
+	start := "."
 	if dirKey != "" {
 		if !filepath.IsLocal(filepath.FromSlash(dirKey)) || path.Clean(dirKey) != dirKey {
 			return 0, fmt.Errorf("fs: clean up %q: prefix is not a plain relative path", prefix)
 		}
-		start = filepath.Join(s.root, filepath.FromSlash(dirKey))
+		start = filepath.ToSlash(s.name(dirKey))
 	}
 	cutoff := time.Now().Add(-StaleAfter)
 	removed := 0
-	err := filepath.WalkDir(start, func(p string, d iofs.DirEntry, err error) error {
+	// The walk goes through the root and, like List, never into a symlink:
+	// nothing outside the root is removed.
+	err := iofs.WalkDir(s.dir.FS(), start, func(p string, d iofs.DirEntry, err error) error {
 		if err != nil {
 			if isNotExist(err) {
 				return nil // nothing under prefix, or removed meanwhile
@@ -50,14 +51,14 @@ func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !s.leftover(p, d.Name()) {
+		if d.IsDir() || !d.Type().IsRegular() || !s.leftover(filepath.FromSlash(p), d.Name()) {
 			return nil
 		}
 		fi, err := d.Info()
 		if err != nil || !fi.ModTime().Before(cutoff) {
 			return nil // gone already, or maybe still being written
 		}
-		if err := os.Remove(p); err != nil && !isNotExist(err) {
+		if err := s.dir.Remove(filepath.FromSlash(p)); err != nil && !isNotExist(err) {
 			return err
 		}
 		removed++
@@ -69,8 +70,9 @@ func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int,
 	return removed, nil
 }
 
-// leftover reports whether the file at p is debris of an unfinished Put: a
-// temp file, or a sidecar whose data file does not exist.
+// leftover reports whether the file at p (relative to the root) is debris
+// of an unfinished Put: a temp file, or a sidecar whose data file does not
+// exist.
 func (s *Store) leftover(p, name string) bool {
 	if strings.HasPrefix(name, tmpPrefix) {
 		return true
@@ -78,6 +80,6 @@ func (s *Store) leftover(p, name string) bool {
 	if !strings.HasSuffix(name, metaSuffix) {
 		return false
 	}
-	_, err := os.Lstat(strings.TrimSuffix(p, metaSuffix))
+	_, err := s.dir.Lstat(strings.TrimSuffix(p, metaSuffix))
 	return isNotExist(err)
 }

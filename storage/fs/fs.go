@@ -5,6 +5,17 @@
 // directory (same filesystem, so rename(2) is atomic), with fsyncs of the
 // file and the directory so an object that Put reported stored survives a
 // crash.
+//
+// Every access goes through an os.Root opened on the root directory, so no
+// key and no symbolic link under the root reaches a file outside it: a Put,
+// Stat, Open or Delete whose path leads out through a symlink fails with a
+// permanent error naming the link, and List does not descend into symlinked
+// directories. Symlinks that stay inside the root are followed for the key
+// they are named by, but not listed.
+//
+// On a filesystem that does not tell upper-case from lower-case letters,
+// a new root stores names escaped so that keys differing only in case stay
+// apart; case.go says how and why.
 package fs
 
 import (
@@ -17,8 +28,10 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -28,15 +41,23 @@ import (
 
 const (
 	dirMode  = 0o700 // archives hold users' videos: owner only
-	fileMode = 0o600 // os.CreateTemp's mode, asserted by the tests
+	fileMode = 0o600 // owner only, as os.CreateTemp makes them; asserted by the tests
 )
 
 // Store keeps objects as files under a root directory.
 type Store struct {
-	root string // absolute
+	root     string   // absolute, for Location and messages
+	realRoot string   // root with symlinks resolved, to name a link that leads out
+	dir      *os.Root // every file access goes through it
+	// escapeCase is the escaped layout (case.go); plainFolding a root that
+	// folds case but keeps the plain layout of the objects it already held.
+	escapeCase, plainFolding bool
 }
 
 // New returns a Store rooted at root, creating it (mode 0700) if needed.
+// The root itself may be a symlink (to another disk, say); nothing under
+// it may lead outside. New probes whether the filesystem tells case apart
+// (see case.go); CaseProblem reports a root that cannot.
 func New(root string) (*Store, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -45,7 +66,33 @@ func New(root string) (*Store, error) {
 	if err := os.MkdirAll(abs, dirMode); err != nil {
 		return nil, classify(fmt.Errorf("fs: create root %s: %w", abs, err))
 	}
-	return &Store{root: abs}, nil
+	dir, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, classify(fmt.Errorf("fs: open root %s: %w", abs, err))
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		dir.Close()
+		return nil, classify(fmt.Errorf("fs: open root %s: %w", abs, err))
+	}
+	s := &Store{root: abs, realRoot: real, dir: dir}
+	if err := s.chooseLayout(); err != nil {
+		dir.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the root directory. The Store must not be used after.
+func (s *Store) Close() error { return s.dir.Close() }
+
+// Path is the file that holds key, for people and tools that read the
+// archive directly: in the escaped layout it is not root + key.
+func (s *Store) Path(key string) (string, error) {
+	if err := validateKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.root, s.name(key)), nil
 }
 
 // attrs is the sidecar content: everything PutOptions carries that a plain
@@ -70,19 +117,19 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := validateKey(key); err != nil {
 		return err
 	}
-	path := s.path(key)
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return classify(fmt.Errorf("fs: put %q: create directory: %w", key, err))
+	name := s.name(key)
+	dir := filepath.Dir(name)
+	if err := s.dir.MkdirAll(dir, dirMode); err != nil {
+		return s.fail("put", key, fmt.Errorf("create directory: %w", err))
 	}
-	removeLeftovers(dir, path)
-	tmp, err := writeTemp(dir, path, ctxReader{ctx: ctx, r: r}, size)
+	s.removeLeftovers(dir, name)
+	tmp, err := s.writeTemp(dir, name, ctxReader{ctx: ctx, r: r}, size)
 	if err != nil {
-		return fmt.Errorf("fs: put %q: %w", key, err)
+		return s.fail("put", key, err)
 	}
 	defer func() {
 		if err != nil {
-			os.Remove(tmp)
+			s.dir.Remove(tmp)
 		}
 	}()
 
@@ -90,42 +137,43 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err != nil {
 		return fmt.Errorf("fs: put %q: encode attributes: %w", key, err)
 	}
-	metaTmp, err := writeTemp(dir, metaPath(path), bytes.NewReader(meta), int64(len(meta)))
+	metaTmp, err := s.writeTemp(dir, metaPath(name), bytes.NewReader(meta), int64(len(meta)))
 	if err != nil {
-		return fmt.Errorf("fs: put %q: write attributes: %w", key, err)
+		return s.fail("put", key, fmt.Errorf("write attributes: %w", err))
 	}
 	// Last chance to honour a cancellation: past the renames the object is
 	// committed and reporting ctx.Err() would be a lie.
 	if err := ctx.Err(); err != nil {
-		os.Remove(metaTmp)
+		s.dir.Remove(metaTmp)
 		return err
 	}
-	if err := os.Rename(metaTmp, metaPath(path)); err != nil {
-		os.Remove(metaTmp)
-		return classify(fmt.Errorf("fs: put %q: %w", key, err))
+	if err := s.dir.Rename(metaTmp, metaPath(name)); err != nil {
+		s.dir.Remove(metaTmp)
+		return s.fail("put", key, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return classify(fmt.Errorf("fs: put %q: %w", key, err))
+	if err := s.dir.Rename(tmp, name); err != nil {
+		return s.fail("put", key, err)
 	}
-	if err := syncDir(dir); err != nil {
-		return classify(fmt.Errorf("fs: put %q: sync directory: %w", key, err))
+	if err := s.syncDir(dir); err != nil {
+		return s.fail("put", key, fmt.Errorf("sync directory: %w", err))
 	}
 	return nil
 }
 
-// writeTemp copies r into a new temp file in dir, checks it yielded exactly
-// size bytes (when size >= 0), fsyncs and closes it, and returns its name.
-// On error nothing is left behind. dest, the final path, names the file in
-// errors: the temp name means nothing to whoever reads the log.
-func writeTemp(dir, dest string, r io.Reader, size int64) (name string, err error) {
-	f, err := os.CreateTemp(dir, tempStem(dest)+"*")
+// writeTemp copies r into a new temp file in dir (relative to the root),
+// checks it yielded exactly size bytes (when size >= 0), fsyncs and closes
+// it, and returns its name. On error nothing is left behind. dest, the
+// final name, names the file in errors: the temp name means nothing to
+// whoever reads the log.
+func (s *Store) writeTemp(dir, dest string, r io.Reader, size int64) (name string, err error) {
+	f, tmp, err := s.createTemp(dir, dest)
 	if err != nil {
-		return "", writeErr(dest, err)
+		return "", writeErr(filepath.Join(s.root, dest), err)
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(f.Name())
+			s.dir.Remove(tmp)
 		}
 	}()
 	src := &readErrRecorder{r: r}
@@ -134,19 +182,34 @@ func writeTemp(dir, dest string, r io.Reader, size int64) (name string, err erro
 	case src.err != nil:
 		return "", fmt.Errorf("read body: %w", src.err)
 	case err != nil:
-		return "", writeErr(dest, err)
+		return "", writeErr(filepath.Join(s.root, dest), err)
 	case size >= 0 && n < size:
 		return "", fmt.Errorf("body ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
 	case size >= 0 && n > size:
 		return "", fmt.Errorf("body has %d bytes, more than the declared %d", n, size)
 	}
 	if err := f.Sync(); err != nil {
-		return "", writeErr(dest, err)
+		return "", writeErr(filepath.Join(s.root, dest), err)
 	}
 	if err := f.Close(); err != nil {
-		return "", writeErr(dest, err)
+		return "", writeErr(filepath.Join(s.root, dest), err)
 	}
-	return f.Name(), nil
+	return tmp, nil
+}
+
+// createTemp is os.CreateTemp through the root: a new file (mode 0600) in
+// dir named tempStem(dest) and a random suffix.
+func (s *Store) createTemp(dir, dest string) (*os.File, string, error) {
+	stem := filepath.Join(dir, tempStem(dest))
+	for range 100 {
+		name := stem + strconv.FormatUint(rand.Uint64(), 36)
+		f, err := s.dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+		if errors.Is(err, iofs.ErrExist) {
+			continue
+		}
+		return f, name, err
+	}
+	return nil, "", fmt.Errorf("create a temp file in %s: too many name collisions", filepath.Join(s.root, dir))
 }
 
 // readErrRecorder remembers the error its reader returned, so a failed copy
@@ -178,39 +241,41 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.ObjectInfo, error
 	if err := validateKey(key); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	path := s.path(key)
-	fi, err := os.Stat(path)
+	name := s.name(key)
+	fi, err := s.dir.Stat(name)
 	if err != nil {
-		return storage.ObjectInfo{}, notExistOr(key, fmt.Errorf("fs: stat %q: %w", key, err))
+		return storage.ObjectInfo{}, s.missing("stat", key, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return storage.ObjectInfo{}, fmt.Errorf("fs: stat %q: not a file: %w", key, storage.ErrNotExist)
 	}
 	info := storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}
-	raw, err := os.ReadFile(metaPath(path))
+	raw, err := s.dir.ReadFile(metaPath(name))
 	switch {
 	case errors.Is(err, iofs.ErrNotExist):
 		// Placed by hand, not by Put: no attributes.
 	case err != nil:
-		return storage.ObjectInfo{}, classify(fmt.Errorf("fs: stat %q: read attributes: %w", key, err))
+		return storage.ObjectInfo{}, s.fail("stat", key, fmt.Errorf("read attributes: %w", err))
 	default:
 		var a attrs
 		if err := json.Unmarshal(raw, &a); err != nil {
-			return storage.ObjectInfo{}, retry.Permanent(fmt.Errorf("fs: stat %q: corrupt attributes in %s: %w", key, metaPath(path), err))
+			return storage.ObjectInfo{}, retry.Permanent(fmt.Errorf("fs: stat %q: corrupt attributes in %s: %w",
+				key, filepath.Join(s.root, metaPath(name)), err))
 		}
 		info.ContentType, info.ContentDisposition, info.Metadata = a.ContentType, a.ContentDisposition, a.Metadata
 	}
 	return info, nil
 }
 
-// Open implements storage.Store.
+// Open implements storage.Store. The file it returns is an io.ReadSeeker,
+// for Range requests.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := validateKey(key); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.path(key))
+	f, err := s.dir.Open(s.name(key))
 	if err != nil {
-		return nil, notExistOr(key, fmt.Errorf("fs: open %q: %w", key, err))
+		return nil, s.missing("open", key, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -231,10 +296,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := validateKey(key); err != nil {
 		return err
 	}
-	path := s.path(key)
-	for _, p := range []string{path, metaPath(path)} {
-		if err := os.Remove(p); err != nil && !isNotExist(err) {
-			return classify(fmt.Errorf("fs: delete %q: %w", key, err))
+	name := s.name(key)
+	for _, p := range []string{name, metaPath(name)} {
+		if err := s.dir.Remove(p); err != nil && !isNotExist(err) {
+			return s.fail("delete", key, err)
 		}
 	}
 	return nil
@@ -256,8 +321,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncDir fsyncs dir (relative to the root), so the renames in it survive
+// a crash.
+func (s *Store) syncDir(dir string) error {
+	d, err := s.dir.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -269,13 +336,6 @@ func syncDir(dir string) error {
 // object, there is no object "a/b".
 func isNotExist(err error) bool {
 	return errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
-}
-
-func notExistOr(key string, err error) error {
-	if isNotExist(err) {
-		return fmt.Errorf("%w: %w", storage.ErrNotExist, err)
-	}
-	return classify(err)
 }
 
 // classify marks errors a retry cannot fix as permanent. A full disk is
@@ -309,15 +369,25 @@ func tempStem(dest string) string {
 // left when its process was killed: the retry that follows a crash leaves
 // the directory clean. Puts of one key never run at once (the catalog lock
 // and the scheduler see to it), so any such file is dead.
-func removeLeftovers(dir, path string) {
-	entries, err := os.ReadDir(dir)
+func (s *Store) removeLeftovers(dir, name string) {
+	entries, err := s.readDir(dir)
 	if err != nil {
 		return
 	}
-	data, meta := tempStem(path), tempStem(metaPath(path))
+	data, meta := tempStem(name), tempStem(metaPath(name))
 	for _, e := range entries {
 		if n := e.Name(); strings.HasPrefix(n, data) || strings.HasPrefix(n, meta) {
-			os.Remove(filepath.Join(dir, n))
+			s.dir.Remove(filepath.Join(dir, n))
 		}
 	}
+}
+
+// readDir is os.ReadDir through the root.
+func (s *Store) readDir(dir string) ([]iofs.DirEntry, error) {
+	d, err := s.dir.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.ReadDir(-1)
 }

@@ -40,6 +40,7 @@ func TestRefusesEscapingKeys(t *testing.T) {
 		{"empty", ""},
 		{"temp name", "a/.reelvault-tmp-123"},
 		{"sidecar name", "a/b.reelvault-meta.json"},
+		{"layout file", ".reelvault-layout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,8 +76,8 @@ func TestModes(t *testing.T) {
 		{s.root, 0o700},
 		{filepath.Join(s.root, "2026"), 0o700},
 		{filepath.Join(s.root, "2026", "01"), 0o700},
-		{s.path(key), 0o600},
-		{metaPath(s.path(key)), 0o600},
+		{filepath.Join(s.root, s.name(key)), 0o600},
+		{metaPath(filepath.Join(s.root, s.name(key))), 0o600},
 	}
 	for _, tt := range tests {
 		fi, err := os.Stat(tt.path)

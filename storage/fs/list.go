@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,25 +11,27 @@ import (
 )
 
 // List implements storage.Store. It streams: one directory's entries in
-// memory at a time, never the whole listing.
+// memory at a time, never the whole listing. It lists regular files only
+// and never descends into a symlink, so a link cannot make it walk outside
+// the root, loop, or list an object twice.
 //
 // Lexical key order is not directory walk order: key "a-b" sorts before
 // "a/c" ('-' < '/'), but a walk that lists directory "a" at name "a" visits
-// "a/c" first. Sorting each directory's entries by name, with "/" appended to
-// subdirectory names, yields keys in exactly lexical order, because every key
-// under a directory starts with its name plus "/".
+// "a/c" first. Sorting each directory's entries by key, with "/" appended to
+// subdirectory keys, yields keys in exactly lexical order, because every key
+// under a directory starts with its key plus "/". In the escaped layout the
+// names are unescaped first: their order on disk is not their keys' order.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
-	return s.listDir(ctx, "", prefix, fn)
+	return s.listDir(ctx, "", ".", prefix, fn)
 }
 
-// listDir lists the directory holding keys that start with dirKey (empty, or
-// ending in "/").
-func (s *Store) listDir(ctx context.Context, dirKey, prefix string, fn func(storage.ObjectInfo) error) error {
+// listDir lists dir (relative to the root), the directory holding keys that
+// start with dirKey (empty, or ending in "/").
+func (s *Store) listDir(ctx context.Context, dirKey, dir, prefix string, fn func(storage.ObjectInfo) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	dir := filepath.Join(s.root, filepath.FromSlash(dirKey))
-	entries, err := os.ReadDir(dir)
+	entries, err := s.readDir(dir)
 	if err != nil {
 		if isNotExist(err) && dirKey != "" {
 			return nil // removed while we listed its parent
@@ -39,27 +40,34 @@ func (s *Store) listDir(ctx context.Context, dirKey, prefix string, fn func(stor
 	}
 	type item struct {
 		key   string // dirKey + name, plus "/" for a directory
+		name  string // relative to the root
 		isDir bool
 	}
 	items := make([]item, 0, len(entries))
 	for _, e := range entries {
 		name := e.Name()
-		if isHidden(name) {
+		if isHidden(name) || !e.IsDir() && !e.Type().IsRegular() {
 			continue
 		}
-		switch {
-		case e.IsDir():
-			items = append(items, item{dirKey + name + "/", true})
-		case e.Type().IsRegular():
-			items = append(items, item{dirKey + name, false})
+		seg := name
+		if s.escapeCase {
+			var ok bool
+			if seg, ok = unescapeSegment(name); !ok {
+				continue // placed by hand: no key leads here
+			}
 		}
+		it := item{key: dirKey + seg, name: filepath.Join(dir, name), isDir: e.IsDir()}
+		if it.isDir {
+			it.key += "/"
+		}
+		items = append(items, it)
 	}
 	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.key, b.key) })
 	for _, it := range items {
 		if it.isDir {
 			// Descend only where keys matching prefix can be.
 			if strings.HasPrefix(it.key, prefix) || strings.HasPrefix(prefix, it.key) {
-				if err := s.listDir(ctx, it.key, prefix, fn); err != nil {
+				if err := s.listDir(ctx, it.key, it.name, prefix, fn); err != nil {
 					return err
 				}
 			}
@@ -68,12 +76,14 @@ func (s *Store) listDir(ctx context.Context, dirKey, prefix string, fn func(stor
 		if !strings.HasPrefix(it.key, prefix) {
 			continue
 		}
-		fi, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(it.key)))
-		if err != nil {
-			if isNotExist(err) {
-				continue // deleted since ReadDir
-			}
+		fi, err := s.dir.Lstat(it.name)
+		switch {
+		case isNotExist(err):
+			continue // deleted since ReadDir
+		case err != nil:
 			return classify(fmt.Errorf("fs: list %q: %w", prefix, err))
+		case !fi.Mode().IsRegular():
+			continue // replaced by a link or a directory since ReadDir
 		}
 		if err := fn(storage.ObjectInfo{Key: it.key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
 			return err
