@@ -49,44 +49,44 @@ Do not delete this file: reelvault would no longer find the objects.
 // chooseLayout reads the root's recorded layout or, when there is none,
 // probes the filesystem and records the escaped layout if it folds case and
 // the root holds no object yet.
-func (s *Store) chooseLayout() error {
-	raw, err := s.dir.ReadFile(layoutName)
+func (tr *tree) chooseLayout() error {
+	raw, err := tr.dir.ReadFile(layoutName)
 	switch {
 	case err == nil:
 		first, _, _ := bytes.Cut(raw, []byte("\n"))
 		if string(bytes.TrimSpace(first)) != layoutEscaped {
 			return retry.Permanent(fmt.Errorf("fs: root %s: unknown layout %q in %s (written by a newer reelvault?)",
-				s.root, first, layoutName))
+				tr.root, first, layoutName))
 		}
-		s.escapeCase = true
+		tr.escapeCase = true
 		return nil
 	case !isNotExist(err):
-		return s.fail("open root", "", fmt.Errorf("read %s: %w", layoutName, err))
+		return tr.fail("open root", "", fmt.Errorf("read %s: %w", layoutName, err))
 	}
-	folds, err := s.foldsCase()
+	folds, err := tr.foldsCase()
 	if err != nil {
 		if isReadOnly(err) {
 			// Nothing can be written here, so nothing new can collide:
 			// read the plain layout, as every root without the file has.
 			return nil
 		}
-		return classify(fmt.Errorf("fs: root %s: probe whether the filesystem tells case apart: %w", s.root, err))
+		return classify(fmt.Errorf("fs: root %s: probe whether the filesystem tells case apart: %w", tr.root, err))
 	}
 	if !folds {
 		return nil
 	}
-	empty, err := s.holdsNoObject()
+	empty, err := tr.holdsNoObject()
 	if err != nil {
 		return err
 	}
 	if !empty {
-		s.plainFolding = true
+		tr.plainFolding = true
 		return nil
 	}
-	if err := s.writeLayout(); err != nil {
-		return classify(fmt.Errorf("fs: root %s: record the escaped layout: %w", s.root, err))
+	if err := tr.writeLayout(); err != nil {
+		return classify(fmt.Errorf("fs: root %s: record the escaped layout: %w", tr.root, err))
 	}
-	s.escapeCase = true
+	tr.escapeCase = true
 	return nil
 }
 
@@ -95,20 +95,20 @@ func (s *Store) chooseLayout() error {
 // looks for its upper-case spelling, and removes it. The probe is named
 // like a temp file, so a crash in between leaves nothing List shows and
 // cleanup removes it.
-func (s *Store) foldsCase() (bool, error) {
+func (tr *tree) foldsCase() (bool, error) {
 	var b [8]byte
 	rand.Read(b[:])
 	probe := tmpPrefix + "case-probe-" + hex.EncodeToString(b[:])
-	f, err := s.dir.OpenFile(probe, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	f, err := tr.dir.OpenFile(probe, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
 		return false, err
 	}
 	f.Close()
-	defer s.dir.Remove(probe)
+	defer tr.dir.Remove(probe)
 	// Its name is random, so an upper-case twin is the probe itself. (Not
 	// os.SameFile: FUSE drivers such as exfat-fuse give each spelling of a
 	// name its own inode number.)
-	_, err = s.dir.Lstat(strings.ToUpper(probe))
+	_, err = tr.dir.Lstat(strings.ToUpper(probe))
 	switch {
 	case isNotExist(err):
 		return false, nil
@@ -123,8 +123,8 @@ var errFound = errors.New("found an object")
 
 // holdsNoObject reports whether List would find nothing in the root; it
 // stops at the first object, so a big archive costs one path down its tree.
-func (s *Store) holdsNoObject() (bool, error) {
-	err := s.listDir(context.Background(), "", ".", "", func(storage.ObjectInfo) error { return errFound })
+func (tr *tree) holdsNoObject() (bool, error) {
+	err := tr.listDir(context.Background(), "", ".", "", func(storage.ObjectInfo) error { return errFound })
 	switch {
 	case errors.Is(err, errFound):
 		return false, nil
@@ -136,16 +136,16 @@ func (s *Store) holdsNoObject() (bool, error) {
 
 // writeLayout records the escaped layout, atomically: a crash leaves either
 // no layout file (and an empty root, probed again) or the whole file.
-func (s *Store) writeLayout() error {
-	tmp, err := s.writeTemp(".", layoutName, strings.NewReader(layoutText), int64(len(layoutText)))
+func (tr *tree) writeLayout() error {
+	tmp, err := tr.writeTemp(".", layoutName, strings.NewReader(layoutText), int64(len(layoutText)))
 	if err != nil {
 		return err
 	}
-	if err := s.dir.Rename(tmp, layoutName); err != nil {
-		s.dir.Remove(tmp)
+	if err := tr.dir.Rename(tmp, layoutName); err != nil {
+		tr.dir.Remove(tmp)
 		return err
 	}
-	return s.syncDir(".")
+	return tr.syncDir(".")
 }
 
 // CaseProblem reports, for the caller to warn about, a root that cannot

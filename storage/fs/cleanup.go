@@ -2,12 +2,15 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	iofs "io/fs"
 	"path"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/reelvault/reelvault/storage"
 )
 
 // StaleAfter is how old a temp file must be before AbortIncompleteUploads
@@ -37,11 +40,18 @@ func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int,
 		}
 		start = filepath.ToSlash(s.name(dirKey))
 	}
+	tr, err := s.open("clean up", prefix, false)
+	if errors.Is(err, storage.ErrNotExist) {
+		return 0, nil // no root, nothing left over
+	} else if err != nil {
+		return 0, err
+	}
+	defer tr.close()
 	cutoff := time.Now().Add(-StaleAfter)
 	removed := 0
 	// The walk goes through the root and, like List, never into a symlink:
 	// nothing outside the root is removed.
-	err := iofs.WalkDir(s.dir.FS(), start, func(p string, d iofs.DirEntry, err error) error {
+	err = iofs.WalkDir(tr.dir.FS(), start, func(p string, d iofs.DirEntry, err error) error {
 		if err != nil {
 			if isNotExist(err) {
 				return nil // nothing under prefix, or removed meanwhile
@@ -51,14 +61,14 @@ func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() || !s.leftover(filepath.FromSlash(p), d.Name()) {
+		if d.IsDir() || !d.Type().IsRegular() || !tr.leftover(filepath.FromSlash(p), d.Name()) {
 			return nil
 		}
 		fi, err := d.Info()
 		if err != nil || !fi.ModTime().Before(cutoff) {
 			return nil // gone already, or maybe still being written
 		}
-		if err := s.dir.Remove(filepath.FromSlash(p)); err != nil && !isNotExist(err) {
+		if err := tr.dir.Remove(filepath.FromSlash(p)); err != nil && !isNotExist(err) {
 			return err
 		}
 		removed++
@@ -73,13 +83,13 @@ func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int,
 // leftover reports whether the file at p (relative to the root) is debris
 // of an unfinished Put: a temp file, or a sidecar whose data file does not
 // exist.
-func (s *Store) leftover(p, name string) bool {
+func (tr *tree) leftover(p, name string) bool {
 	if strings.HasPrefix(name, tmpPrefix) {
 		return true
 	}
 	if !strings.HasSuffix(name, metaSuffix) {
 		return false
 	}
-	_, err := s.dir.Lstat(strings.TrimSuffix(p, metaSuffix))
+	_, err := tr.dir.Lstat(strings.TrimSuffix(p, metaSuffix))
 	return isNotExist(err)
 }

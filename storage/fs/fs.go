@@ -46,13 +46,46 @@ const (
 
 // Store keeps objects as files under a root directory.
 type Store struct {
-	root     string   // absolute, for Location and messages
-	realRoot string   // root with symlinks resolved, to name a link that leads out
-	dir      *os.Root // every file access goes through it
+	root     string // absolute, for Location and messages
+	realRoot string // root with symlinks resolved, to name a link that leads out
 	// escapeCase is the escaped layout (case.go); plainFolding a root that
 	// folds case but keeps the plain layout of the objects it already held.
 	escapeCase, plainFolding bool
 }
+
+// tree is a Store bound to its root directory, opened as an os.Root for
+// one operation: every file access goes through it. The Store itself holds
+// no open file, so it needs no Close and keeps nothing mounted busy, and a
+// root that was removed or unmounted fails loudly instead of being written
+// to in its deleted directory.
+type tree struct {
+	*Store
+	dir *os.Root
+}
+
+// open binds s to its root for one operation (op on key, for errors).
+// With create, a root that went missing is made again: a Put creates any
+// directory its key needs, and keeping the video beats leaving it to
+// expire.
+func (s *Store) open(op, key string, create bool) (*tree, error) {
+	dir, err := os.OpenRoot(s.root)
+	if create && errors.Is(err, iofs.ErrNotExist) {
+		if err := os.MkdirAll(s.root, dirMode); err != nil {
+			return nil, classify(fmt.Errorf("fs: %s %q: create root: %w", op, key, err))
+		}
+		dir, err = os.OpenRoot(s.root)
+	}
+	switch {
+	case isNotExist(err):
+		// No root, no object: Stat and Open report what is true.
+		return nil, fmt.Errorf("fs: %s %q: %w: root %s is missing: %w", op, key, storage.ErrNotExist, s.root, err)
+	case err != nil:
+		return nil, classify(fmt.Errorf("fs: %s %q: open root: %w", op, key, err))
+	}
+	return &tree{Store: s, dir: dir}, nil
+}
+
+func (tr *tree) close() { tr.dir.Close() }
 
 // New returns a Store rooted at root, creating it (mode 0700) if needed.
 // The root itself may be a symlink (to another disk, say); nothing under
@@ -66,25 +99,21 @@ func New(root string) (*Store, error) {
 	if err := os.MkdirAll(abs, dirMode); err != nil {
 		return nil, classify(fmt.Errorf("fs: create root %s: %w", abs, err))
 	}
-	dir, err := os.OpenRoot(abs)
-	if err != nil {
-		return nil, classify(fmt.Errorf("fs: open root %s: %w", abs, err))
-	}
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		dir.Close()
 		return nil, classify(fmt.Errorf("fs: open root %s: %w", abs, err))
 	}
-	s := &Store{root: abs, realRoot: real, dir: dir}
-	if err := s.chooseLayout(); err != nil {
-		dir.Close()
+	s := &Store{root: abs, realRoot: real}
+	tr, err := s.open("open", "", false)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.close()
+	if err := tr.chooseLayout(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
-
-// Close releases the root directory. The Store must not be used after.
-func (s *Store) Close() error { return s.dir.Close() }
 
 // Path is the file that holds key, for people and tools that read the
 // archive directly: in the escaped layout it is not root + key.
@@ -117,19 +146,24 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := validateKey(key); err != nil {
 		return err
 	}
-	name := s.name(key)
-	dir := filepath.Dir(name)
-	if err := s.dir.MkdirAll(dir, dirMode); err != nil {
-		return s.fail("put", key, fmt.Errorf("create directory: %w", err))
-	}
-	s.removeLeftovers(dir, name)
-	tmp, err := s.writeTemp(dir, name, ctxReader{ctx: ctx, r: r}, size)
+	tr, err := s.open("put", key, true)
 	if err != nil {
-		return s.fail("put", key, err)
+		return err
+	}
+	defer tr.close()
+	name := tr.name(key)
+	dir := filepath.Dir(name)
+	if err := tr.dir.MkdirAll(dir, dirMode); err != nil {
+		return tr.fail("put", key, fmt.Errorf("create directory: %w", err))
+	}
+	tr.removeLeftovers(dir, name)
+	tmp, err := tr.writeTemp(dir, name, ctxReader{ctx: ctx, r: r}, size)
+	if err != nil {
+		return tr.fail("put", key, err)
 	}
 	defer func() {
 		if err != nil {
-			s.dir.Remove(tmp)
+			tr.dir.Remove(tmp)
 		}
 	}()
 
@@ -137,25 +171,25 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err != nil {
 		return fmt.Errorf("fs: put %q: encode attributes: %w", key, err)
 	}
-	metaTmp, err := s.writeTemp(dir, metaPath(name), bytes.NewReader(meta), int64(len(meta)))
+	metaTmp, err := tr.writeTemp(dir, metaPath(name), bytes.NewReader(meta), int64(len(meta)))
 	if err != nil {
-		return s.fail("put", key, fmt.Errorf("write attributes: %w", err))
+		return tr.fail("put", key, fmt.Errorf("write attributes: %w", err))
 	}
 	// Last chance to honour a cancellation: past the renames the object is
 	// committed and reporting ctx.Err() would be a lie.
 	if err := ctx.Err(); err != nil {
-		s.dir.Remove(metaTmp)
+		tr.dir.Remove(metaTmp)
 		return err
 	}
-	if err := s.dir.Rename(metaTmp, metaPath(name)); err != nil {
-		s.dir.Remove(metaTmp)
-		return s.fail("put", key, err)
+	if err := tr.dir.Rename(metaTmp, metaPath(name)); err != nil {
+		tr.dir.Remove(metaTmp)
+		return tr.fail("put", key, err)
 	}
-	if err := s.dir.Rename(tmp, name); err != nil {
-		return s.fail("put", key, err)
+	if err := tr.dir.Rename(tmp, name); err != nil {
+		return tr.fail("put", key, err)
 	}
-	if err := s.syncDir(dir); err != nil {
-		return s.fail("put", key, fmt.Errorf("sync directory: %w", err))
+	if err := tr.syncDir(dir); err != nil {
+		return tr.fail("put", key, fmt.Errorf("sync directory: %w", err))
 	}
 	return nil
 }
@@ -165,15 +199,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 // it, and returns its name. On error nothing is left behind. dest, the
 // final name, names the file in errors: the temp name means nothing to
 // whoever reads the log.
-func (s *Store) writeTemp(dir, dest string, r io.Reader, size int64) (name string, err error) {
-	f, tmp, err := s.createTemp(dir, dest)
+func (tr *tree) writeTemp(dir, dest string, r io.Reader, size int64) (name string, err error) {
+	f, tmp, err := tr.createTemp(dir, dest)
 	if err != nil {
-		return "", writeErr(filepath.Join(s.root, dest), err)
+		return "", writeErr(filepath.Join(tr.root, dest), err)
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			s.dir.Remove(tmp)
+			tr.dir.Remove(tmp)
 		}
 	}()
 	src := &readErrRecorder{r: r}
@@ -182,34 +216,34 @@ func (s *Store) writeTemp(dir, dest string, r io.Reader, size int64) (name strin
 	case src.err != nil:
 		return "", fmt.Errorf("read body: %w", src.err)
 	case err != nil:
-		return "", writeErr(filepath.Join(s.root, dest), err)
+		return "", writeErr(filepath.Join(tr.root, dest), err)
 	case size >= 0 && n < size:
 		return "", fmt.Errorf("body ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
 	case size >= 0 && n > size:
 		return "", fmt.Errorf("body has %d bytes, more than the declared %d", n, size)
 	}
 	if err := f.Sync(); err != nil {
-		return "", writeErr(filepath.Join(s.root, dest), err)
+		return "", writeErr(filepath.Join(tr.root, dest), err)
 	}
 	if err := f.Close(); err != nil {
-		return "", writeErr(filepath.Join(s.root, dest), err)
+		return "", writeErr(filepath.Join(tr.root, dest), err)
 	}
 	return tmp, nil
 }
 
 // createTemp is os.CreateTemp through the root: a new file (mode 0600) in
 // dir named tempStem(dest) and a random suffix.
-func (s *Store) createTemp(dir, dest string) (*os.File, string, error) {
+func (tr *tree) createTemp(dir, dest string) (*os.File, string, error) {
 	stem := filepath.Join(dir, tempStem(dest))
 	for range 100 {
 		name := stem + strconv.FormatUint(rand.Uint64(), 36)
-		f, err := s.dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+		f, err := tr.dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 		if errors.Is(err, iofs.ErrExist) {
 			continue
 		}
 		return f, name, err
 	}
-	return nil, "", fmt.Errorf("create a temp file in %s: too many name collisions", filepath.Join(s.root, dir))
+	return nil, "", fmt.Errorf("create a temp file in %s: too many name collisions", filepath.Join(tr.root, dir))
 }
 
 // readErrRecorder remembers the error its reader returned, so a failed copy
@@ -241,26 +275,31 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.ObjectInfo, error
 	if err := validateKey(key); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	name := s.name(key)
-	fi, err := s.dir.Stat(name)
+	tr, err := s.open("stat", key, false)
 	if err != nil {
-		return storage.ObjectInfo{}, s.missing("stat", key, err)
+		return storage.ObjectInfo{}, err
+	}
+	defer tr.close()
+	name := tr.name(key)
+	fi, err := tr.dir.Stat(name)
+	if err != nil {
+		return storage.ObjectInfo{}, tr.missing("stat", key, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return storage.ObjectInfo{}, fmt.Errorf("fs: stat %q: not a file: %w", key, storage.ErrNotExist)
 	}
 	info := storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}
-	raw, err := s.dir.ReadFile(metaPath(name))
+	raw, err := tr.dir.ReadFile(metaPath(name))
 	switch {
 	case errors.Is(err, iofs.ErrNotExist):
 		// Placed by hand, not by Put: no attributes.
 	case err != nil:
-		return storage.ObjectInfo{}, s.fail("stat", key, fmt.Errorf("read attributes: %w", err))
+		return storage.ObjectInfo{}, tr.fail("stat", key, fmt.Errorf("read attributes: %w", err))
 	default:
 		var a attrs
 		if err := json.Unmarshal(raw, &a); err != nil {
 			return storage.ObjectInfo{}, retry.Permanent(fmt.Errorf("fs: stat %q: corrupt attributes in %s: %w",
-				key, filepath.Join(s.root, metaPath(name)), err))
+				key, filepath.Join(tr.root, metaPath(name)), err))
 		}
 		info.ContentType, info.ContentDisposition, info.Metadata = a.ContentType, a.ContentDisposition, a.Metadata
 	}
@@ -273,9 +312,14 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := validateKey(key); err != nil {
 		return nil, err
 	}
-	f, err := s.dir.Open(s.name(key))
+	tr, err := s.open("open", key, false)
 	if err != nil {
-		return nil, s.missing("open", key, err)
+		return nil, err
+	}
+	defer tr.close()
+	f, err := tr.dir.Open(tr.name(key))
+	if err != nil {
+		return nil, tr.missing("open", key, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -296,10 +340,17 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := validateKey(key); err != nil {
 		return err
 	}
-	name := s.name(key)
+	tr, err := s.open("delete", key, false)
+	if errors.Is(err, storage.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer tr.close()
+	name := tr.name(key)
 	for _, p := range []string{name, metaPath(name)} {
-		if err := s.dir.Remove(p); err != nil && !isNotExist(err) {
-			return s.fail("delete", key, err)
+		if err := tr.dir.Remove(p); err != nil && !isNotExist(err) {
+			return tr.fail("delete", key, err)
 		}
 	}
 	return nil
@@ -323,8 +374,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // syncDir fsyncs dir (relative to the root), so the renames in it survive
 // a crash.
-func (s *Store) syncDir(dir string) error {
-	d, err := s.dir.Open(dir)
+func (tr *tree) syncDir(dir string) error {
+	d, err := tr.dir.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -369,22 +420,22 @@ func tempStem(dest string) string {
 // left when its process was killed: the retry that follows a crash leaves
 // the directory clean. Puts of one key never run at once (the catalog lock
 // and the scheduler see to it), so any such file is dead.
-func (s *Store) removeLeftovers(dir, name string) {
-	entries, err := s.readDir(dir)
+func (tr *tree) removeLeftovers(dir, name string) {
+	entries, err := tr.readDir(dir)
 	if err != nil {
 		return
 	}
 	data, meta := tempStem(name), tempStem(metaPath(name))
 	for _, e := range entries {
 		if n := e.Name(); strings.HasPrefix(n, data) || strings.HasPrefix(n, meta) {
-			s.dir.Remove(filepath.Join(dir, n))
+			tr.dir.Remove(filepath.Join(dir, n))
 		}
 	}
 }
 
 // readDir is os.ReadDir through the root.
-func (s *Store) readDir(dir string) ([]iofs.DirEntry, error) {
-	d, err := s.dir.Open(dir)
+func (tr *tree) readDir(dir string) ([]iofs.DirEntry, error) {
+	d, err := tr.dir.Open(dir)
 	if err != nil {
 		return nil, err
 	}

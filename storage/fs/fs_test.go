@@ -170,3 +170,37 @@ func TestPutRemovesLeftoversOfTheSameKey(t *testing.T) {
 		t.Errorf("another key's temp file was removed: %v", err)
 	}
 }
+
+// A Store holds no open directory: after the root is replaced (a disk
+// remounted, a directory moved away), objects go to, and come from, what
+// the root path names now, never the old directory; and nothing of the
+// Store keeps a mount busy.
+func TestRootIsResolvedPerOperation(t *testing.T) {
+	s := newTestStore(t)
+	if err := s.Put(t.Context(), "a/old.mp4", strings.NewReader("old"), 3, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	moved := s.root + ".moved"
+	if err := os.Rename(s.root, moved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(t.Context(), "a/old.mp4"); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat with the root gone = %v, want ErrNotExist", err)
+	}
+	if err := s.Delete(t.Context(), "a/old.mp4"); err != nil {
+		t.Errorf("Delete with the root gone = %v, want nil (nothing to delete)", err)
+	}
+	// A Put recreates the missing root, as it creates the key's folders.
+	if err := s.Put(t.Context(), "a/new.mp4", strings.NewReader("new"), 3, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.root, "a", "new.mp4")); err != nil {
+		t.Errorf("the new object is not under the root path: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(moved, "a", "new.mp4")); !os.IsNotExist(err) {
+		t.Errorf("the new object went to the moved-away directory (%v)", err)
+	}
+	if _, err := s.Stat(t.Context(), "a/old.mp4"); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat of an object in the moved-away directory = %v, want ErrNotExist", err)
+	}
+}

@@ -22,16 +22,21 @@ import (
 // under a directory starts with its key plus "/". In the escaped layout the
 // names are unescaped first: their order on disk is not their keys' order.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
-	return s.listDir(ctx, "", ".", prefix, fn)
+	tr, err := s.open("list", prefix, false)
+	if err != nil {
+		return err
+	}
+	defer tr.close()
+	return tr.listDir(ctx, "", ".", prefix, fn)
 }
 
 // listDir lists dir (relative to the root), the directory holding keys that
 // start with dirKey (empty, or ending in "/").
-func (s *Store) listDir(ctx context.Context, dirKey, dir, prefix string, fn func(storage.ObjectInfo) error) error {
+func (tr *tree) listDir(ctx context.Context, dirKey, dir, prefix string, fn func(storage.ObjectInfo) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := s.readDir(dir)
+	entries, err := tr.readDir(dir)
 	if err != nil {
 		if isNotExist(err) && dirKey != "" {
 			return nil // removed while we listed its parent
@@ -50,7 +55,7 @@ func (s *Store) listDir(ctx context.Context, dirKey, dir, prefix string, fn func
 			continue
 		}
 		seg := name
-		if s.escapeCase {
+		if tr.escapeCase {
 			var ok bool
 			if seg, ok = unescapeSegment(name); !ok {
 				continue // placed by hand: no key leads here
@@ -67,7 +72,7 @@ func (s *Store) listDir(ctx context.Context, dirKey, dir, prefix string, fn func
 		if it.isDir {
 			// Descend only where keys matching prefix can be.
 			if strings.HasPrefix(it.key, prefix) || strings.HasPrefix(prefix, it.key) {
-				if err := s.listDir(ctx, it.key, it.name, prefix, fn); err != nil {
+				if err := tr.listDir(ctx, it.key, it.name, prefix, fn); err != nil {
 					return err
 				}
 			}
@@ -76,7 +81,7 @@ func (s *Store) listDir(ctx context.Context, dirKey, dir, prefix string, fn func
 		if !strings.HasPrefix(it.key, prefix) {
 			continue
 		}
-		fi, err := s.dir.Lstat(it.name)
+		fi, err := tr.dir.Lstat(it.name)
 		switch {
 		case isNotExist(err):
 			continue // deleted since ReadDir

@@ -19,20 +19,20 @@ var errOutsideRoot = errors.New("leads outside the root (links under the root mu
 
 // missing is fail for Stat and Open, where a path that does not exist (or
 // runs into a file where a directory should be) means no object.
-func (s *Store) missing(op, key string, err error) error {
+func (tr *tree) missing(op, key string, err error) error {
 	if isNotExist(err) {
 		return fmt.Errorf("fs: %s %q: %w: %w", op, key, storage.ErrNotExist, err)
 	}
-	return s.fail(op, key, err)
+	return tr.fail(op, key, err)
 }
 
 // fail names key in err and classifies it. os.Root reports a path that
 // leaves the root with an error of its own that says neither which link
 // nor that it is permanent; fail finds the link and says both.
-func (s *Store) fail(op, key string, err error) error {
-	if link := s.linkOut(key); link != "" {
+func (tr *tree) fail(op, key string, err error) error {
+	if link := tr.linkOut(key); link != "" {
 		return retry.Permanent(fmt.Errorf("fs: %s %q: %s is a symbolic link that %w: %w",
-			op, key, filepath.Join(s.root, link), errOutsideRoot, err))
+			op, key, filepath.Join(tr.root, link), errOutsideRoot, err))
 	}
 	err = fmt.Errorf("fs: %s %q: %w", op, key, err)
 	if retry.IsPermanent(err) {
@@ -45,8 +45,8 @@ func (s *Store) fail(op, key string, err error) error {
 // data file, its sidecar) that is a symbolic link os.Root will not follow,
 // or "". It runs only after an operation failed, so it costs nothing on the
 // way that works.
-func (s *Store) linkOut(key string) string {
-	name := s.name(key)
+func (tr *tree) linkOut(key string) string {
+	name := tr.name(key)
 	var paths []string
 	for i, r := range name {
 		if r == filepath.Separator {
@@ -55,8 +55,8 @@ func (s *Store) linkOut(key string) string {
 	}
 	paths = append(paths, name, metaPath(name))
 	for _, p := range paths {
-		fi, err := s.dir.Lstat(p)
-		if err == nil && fi.Mode()&iofs.ModeSymlink != 0 && s.leadsOut(p) {
+		fi, err := tr.dir.Lstat(p)
+		if err == nil && fi.Mode()&iofs.ModeSymlink != 0 && tr.leadsOut(p) {
 			return p
 		}
 	}
@@ -65,19 +65,19 @@ func (s *Store) linkOut(key string) string {
 
 // leadsOut reports whether the symlink at p (relative to the root) is one
 // os.Root refuses: absolute, or resolving to a place outside the root.
-func (s *Store) leadsOut(p string) bool {
-	target, err := s.dir.Readlink(p)
+func (tr *tree) leadsOut(p string) bool {
+	target, err := tr.dir.Readlink(p)
 	if err != nil {
 		return false
 	}
 	if filepath.IsAbs(target) {
 		return true
 	}
-	real, err := filepath.EvalSymlinks(filepath.Join(s.root, p))
+	real, err := filepath.EvalSymlinks(filepath.Join(tr.root, p))
 	if err != nil {
 		// Dangling: say so only if it would dangle outside.
-		real = filepath.Join(filepath.Dir(filepath.Join(s.realRoot, p)), target)
+		real = filepath.Join(filepath.Dir(filepath.Join(tr.realRoot, p)), target)
 	}
-	rel, err := filepath.Rel(s.realRoot, real)
+	rel, err := filepath.Rel(tr.realRoot, real)
 	return err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
