@@ -37,6 +37,12 @@ type Options struct {
 	Prefix            string        // key prefix, "" or ending in "/"
 	KeyTemplate       string        // a task's folder under Prefix [keytemplate.Default]
 	StallTimeout      time.Duration // a transfer with no byte moving this long is aborted [60s]
+	// MaxVideoBytes caps one video: a larger one is refused for good [4 GiB].
+	MaxVideoBytes int64
+	// MinBytesPerSecond aborts, to retry later, a transfer whose average
+	// rate over RateWindow falls below it [16 KiB/s; negative: off].
+	MinBytesPerSecond int64
+	RateWindow        time.Duration // [30s]
 	AllowHTTP         bool          // fetch http:// result URLs (the simulator needs it)
 	// AllowedHosts, when not empty, lists the only hosts videos are fetched
 	// from, redirects included: exact names or "*.example.com".
@@ -58,9 +64,12 @@ type Options struct {
 	RefreshWait time.Duration
 	// KeyRecheck is how often a daemon whose key was rejected asks again [5m].
 	KeyRecheck time.Duration
-	Clock      func() time.Time
-	Logger     *slog.Logger
-	Observer   Observer // [none]
+	// LoopBackoff spaces out the restarts of a loop that stopped on an
+	// error, such as a catalog another process keeps locked [1s .. 1m].
+	LoopBackoff retry.Backoff
+	Clock       func() time.Time
+	Logger      *slog.Logger
+	Observer    Observer // [none]
 }
 
 func (o *Options) defaults() {
@@ -75,6 +84,16 @@ func (o *Options) defaults() {
 	set(&o.ExpiryGrace, time.Hour)
 	set(&o.KeyRecheck, 5*time.Minute)
 	set(&o.RefreshWait, time.Minute)
+	set(&o.RateWindow, 30*time.Second)
+	if o.MaxVideoBytes <= 0 {
+		o.MaxVideoBytes = 4 << 30
+	}
+	if o.MinBytesPerSecond == 0 {
+		o.MinBytesPerSecond = 16 << 10
+	}
+	if o.LoopBackoff.Base <= 0 {
+		o.LoopBackoff = retry.Backoff{Base: time.Second, Max: time.Minute}
+	}
 	if o.RequestsPerSecond <= 0 {
 		o.RequestsPerSecond = 5
 	}
@@ -122,22 +141,32 @@ type Archiver struct {
 	progress   []catalog.ProgressUpdate
 
 	warnedMu sync.Mutex
-	warned   map[string]bool // tasks already warned about an unknown status
+	warned   map[string]bool // tasks already warned about an unknown status or time
+
+	pollHealth, archiveHealth *loopHealth
+
+	// onReply, when set (by tests), runs after the gateway answered a poll
+	// and before the answer is recorded, with the poll's context.
+	onReply func(ctx context.Context, id string)
 }
 
 // New returns an Archiver. It does not start anything.
 func New(cat *catalog.DB, src taskSource, store storage.Store, opts Options) *Archiver {
 	opts.defaults()
+	lim := limits{stall: opts.StallTimeout, maxBytes: opts.MaxVideoBytes, minRate: opts.MinBytesPerSecond,
+		rateWindow: opts.RateWindow}
 	return &Archiver{
-		opts:        opts,
-		cat:         cat,
-		src:         src,
-		store:       store,
-		dl:          newDownloader(store, opts.StallTimeout, newURLPolicy(opts)),
-		log:         opts.Logger,
-		wakeArchive: make(chan struct{}, 1),
-		wakePoll:    make(chan struct{}, 1),
-		warned:      map[string]bool{},
+		opts:          opts,
+		cat:           cat,
+		src:           src,
+		store:         store,
+		dl:            newDownloader(store, lim, newURLPolicy(opts)),
+		log:           opts.Logger,
+		wakeArchive:   make(chan struct{}, 1),
+		wakePoll:      make(chan struct{}, 1),
+		warned:        map[string]bool{},
+		pollHealth:    &loopHealth{name: "poll"},
+		archiveHealth: &loopHealth{name: "archive"},
 	}
 }
 
@@ -159,21 +188,23 @@ func notify(c chan struct{}) {
 // as every tracked task is terminal and every video of a finished task is
 // archived, expired or refused; it returns ErrKeyRejected when the gateway
 // refused the key, after archiving what it already knew about.
+//
+// The poll and archive loops are supervised: one that stops on an error
+// while the run goes on (a catalog write that failed, the catalog locked by
+// another process) is logged, shown by Loops and restarted with capped
+// backoff. Only storage that refuses every object (missing bucket, rejected
+// credentials, full disk) ends the run with an error: no video could be
+// stored until someone fixes it, and retrying would only hide that.
 func (a *Archiver) Run(ctx context.Context, once bool) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	fail := func(err error) {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			cancel(err)
-		}
-	}
-	wg.Add(2)
-	go func() { defer wg.Done(); fail(a.pollLoop(ctx, once)) }()
-	go func() { defer wg.Done(); fail(a.archiveLoop(ctx)) }()
+	wg.Go(func() {
+		a.supervise(ctx, cancel, a.pollHealth, func(ctx context.Context) error { return a.pollLoop(ctx, once) })
+	})
+	wg.Go(func() { a.supervise(ctx, cancel, a.archiveHealth, a.archiveLoop) })
 	if once {
-		wg.Add(1)
-		go func() { defer wg.Done(); fail(a.waitDone(ctx, cancel)) }()
+		wg.Go(func() { a.waitDone(ctx, cancel) })
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, errDone) {
@@ -187,23 +218,30 @@ func (a *Archiver) Run(ctx context.Context, once bool) error {
 
 var errDone = errors.New("run complete")
 
-// waitDone ends a --once run when nothing is left to do.
-func (a *Archiver) waitDone(ctx context.Context, cancel context.CancelCauseFunc) error {
+// waitDone ends a --once run when nothing is left to do. A catalog that
+// cannot be read for a while only delays the answer.
+func (a *Archiver) waitDone(ctx context.Context, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var failing bool
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C:
 		}
 		live, pending, err := a.cat.Outstanding(ctx)
 		if err != nil {
-			return fmt.Errorf("check outstanding work: %w", err)
+			if !failing && ctx.Err() == nil {
+				a.log.Warn("cannot count the work left; will ask again", "err", err)
+			}
+			failing = true
+			continue
 		}
+		failing = false
 		if pending == 0 && a.inflight.Load() == 0 && (live == 0 || a.keyRejected.Load()) {
 			cancel(errDone)
-			return nil
+			return
 		}
 	}
 }
@@ -223,4 +261,109 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
 // they have moved so far, for progress displays.
 func (a *Archiver) InFlight() (videos int, bytes int64) {
 	return int(a.dl.moving.Load()), a.dl.moved.Load()
+}
+
+// errLoopDone ends a loop that has nothing more to do while the run goes
+// on: the poll loop of a --once run whose key was rejected.
+var errLoopDone = errors.New("loop done")
+
+// fatalError ends the run: a failure no restart can fix.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+// recordTimeout bounds a catalog write that records what already happened
+// (a reply, a stored video). Such a write runs on a context that a
+// cancelled batch or shutdown does not cancel, so the work is not lost.
+const recordTimeout = 30 * time.Second
+
+// recordCtx returns the context for a catalog write that must finish even
+// if ctx is cancelled meanwhile.
+func recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
+// supervise runs loop until ctx ends, restarting it with backoff whenever
+// it returns while the run is live: a loop that returns early stopped on a
+// fault, and a loop that stays stopped loses videos silently. A fatalError
+// ends the run instead.
+func (a *Archiver) supervise(ctx context.Context, cancel context.CancelCauseFunc, h *loopHealth, loop func(context.Context) error) {
+	for {
+		err := loop(ctx)
+		switch {
+		case ctx.Err() != nil, errors.Is(err, errLoopDone):
+			return
+		case err == nil:
+			err = errors.New("returned while the run goes on")
+		}
+		var fe *fatalError
+		if errors.As(err, &fe) {
+			cancel(fe.err)
+			return
+		}
+		n, streak := h.failed(err)
+		wait := a.opts.LoopBackoff.Delay(streak, err)
+		a.log.Error(h.name+" loop stopped on an error; restarting it", "loop", h.name, "err", err,
+			"restarts", n, "retry_in", wait.Round(time.Millisecond))
+		sleep(ctx, wait, nil)
+	}
+}
+
+// loopHealth is what a supervised loop's restarts and last error were.
+type loopHealth struct {
+	name     string
+	mu       sync.Mutex
+	restarts int64
+	streak   int   // failures since the loop last ran cleanly
+	err      error // why it last stopped, until it runs cleanly again
+}
+
+func (h *loopHealth) failed(err error) (restarts int64, streak int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.restarts++
+	h.streak++
+	h.err = err
+	return h.restarts, h.streak
+}
+
+// ok records that the loop did its work without an error.
+func (h *loopHealth) ok() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.streak, h.err = 0, nil
+}
+
+func (h *loopHealth) status() LoopStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return LoopStatus{Name: h.name, Restarts: h.restarts, Err: h.err}
+}
+
+// LoopStatus is the health of one of the archiver's loops, for /readyz and
+// metrics.
+type LoopStatus struct {
+	Name     string // "poll" or "archive"
+	Restarts int64  // how often it stopped on an error and was restarted
+	// Err is why it last stopped, until it has run cleanly since; nil when
+	// it is healthy.
+	Err error
+}
+
+// Loops reports the health of the poll and archive loops.
+func (a *Archiver) Loops() []LoopStatus {
+	return []LoopStatus{a.pollHealth.status(), a.archiveHealth.status()}
+}
+
+// LoopsHealthy returns an error naming every loop that stopped on an error
+// and has not run cleanly since its restart, or nil.
+func (a *Archiver) LoopsHealthy() error {
+	var errs []error
+	for _, l := range a.Loops() {
+		if l.Err != nil {
+			errs = append(errs, fmt.Errorf("%s loop restarted %d time(s), last after: %w", l.Name, l.Restarts, l.Err))
+		}
+	}
+	return errors.Join(errs...)
 }

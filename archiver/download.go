@@ -25,8 +25,37 @@ import (
 	"github.com/reelvault/reelvault/storage"
 )
 
-// errStalled cancels a transfer that moved no byte for the stall timeout.
-var errStalled = errors.New("transfer stalled")
+// Causes that end a transfer early; each is transient (the video is tried
+// again later) and each frees the transfer slot.
+var (
+	// errStalled: no byte moved for the stall timeout.
+	errStalled = errors.New("transfer stalled")
+	// errTooSlow: bytes move, but slower on average than the minimum rate,
+	// as when an origin dribbles a byte every few seconds.
+	errTooSlow = errors.New("transfer too slow")
+	// errPastExpiry: the transfer ran past its URL's expiry and the grace
+	// after it, the longest any transfer may take.
+	errPastExpiry = errors.New("transfer ran past its URL's expiry")
+)
+
+// tooLargeError is a video over archive.max_video_bytes: a permanent error
+// for that video, whatever its origin says next time.
+type tooLargeError struct {
+	limit  int64
+	detail string
+}
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("video larger than archive.max_video_bytes (%d bytes): %s", e.limit, e.detail)
+}
+
+// limits bound every transfer.
+type limits struct {
+	stall      time.Duration // no byte for this long aborts
+	maxBytes   int64         // a body beyond this is refused; <= 0: no cap
+	minRate    int64         // bytes per second, averaged over rateWindow; <= 0: off
+	rateWindow time.Duration
+}
 
 // originError is a non-200 answer from the video's origin.
 type originError struct {
@@ -63,15 +92,15 @@ type stored struct {
 type downloader struct {
 	client *http.Client
 	store  storage.Store
-	stall  time.Duration
+	limits limits
 	// moving counts transfers in flight and the bytes they have read so
 	// far, for progress displays.
 	moving, moved atomic.Int64
 	policy        urlPolicy
 }
 
-func newDownloader(store storage.Store, stall time.Duration, policy urlPolicy) *downloader {
-	d := &downloader{store: store, stall: stall, policy: policy}
+func newDownloader(store storage.Store, lim limits, policy urlPolicy) *downloader {
+	d := &downloader{store: store, limits: lim, policy: policy}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	// Every connection goes through the policy's dialer, which refuses
 	// private addresses after DNS. A proxy from the environment would be
@@ -79,9 +108,10 @@ func newDownloader(store storage.Store, stall time.Duration, policy urlPolicy) *
 	// check, so downloads connect directly.
 	transport.Proxy = nil
 	transport.DialContext = policy.dialer().DialContext
-	// No total timeout: a 2 GiB video may take long. The stall timer below
-	// and the header timeout catch a dead origin instead.
-	transport.ResponseHeaderTimeout = stall
+	// No fixed total timeout: a 2 GiB video may take long. The stall timer,
+	// the minimum rate and the caller's deadline (the URL's expiry) catch a
+	// dead or dribbling origin instead, and the header timeout a silent one.
+	transport.ResponseHeaderTimeout = lim.stall
 	transport.MaxIdleConnsPerHost = 16
 	d.client = &http.Client{Transport: transport, CheckRedirect: policy.checkRedirect}
 	return d
@@ -90,6 +120,7 @@ func newDownloader(store storage.Store, stall time.Duration, policy urlPolicy) *
 // fetch streams src into the store under key and returns what was stored,
 // verified: HTTP 200, an MP4 body (ftyp box first), every byte of the
 // declared length, and the stored object's size equal to the bytes read.
+// A deadline on ctx whose cause is errPastExpiry is reported as such.
 func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.PutOptions) (stored, error) {
 	u, err := url.Parse(src)
 	if err != nil {
@@ -100,7 +131,7 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stall := time.AfterFunc(d.stall, func() { cancel(errStalled) })
+	stall := time.AfterFunc(d.limits.stall, func() { cancel(errStalled) })
 	defer stall.Stop()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
@@ -113,12 +144,16 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 		if errors.As(err, &pe) {
 			return stored{}, pe
 		}
-		return stored{}, fmt.Errorf("download: %w", stallCause(ctx, redactURLError(err)))
+		return stored{}, fmt.Errorf("download: %w", abortCause(ctx, redactURLError(err)))
 	}
 	defer resp.Body.Close()
-	stall.Reset(d.stall) // the headers moved; the body gets a full stall timeout
+	stall.Reset(d.limits.stall) // the headers moved; the body gets a full stall timeout
 	if resp.StatusCode != http.StatusOK {
 		return stored{}, &originError{status: resp.StatusCode, detail: snippet(resp)}
+	}
+	if max := d.limits.maxBytes; max > 0 && resp.ContentLength > max {
+		// Refused before a byte of the body is read.
+		return stored{}, &tooLargeError{limit: max, detail: fmt.Sprintf("Content-Length %d", resp.ContentLength)}
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); isTextual(mt) {
 		return stored{}, fmt.Errorf("origin sent %s instead of a video: %s", mt, snippet(resp))
@@ -127,16 +162,20 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 	// Reader: every later read would otherwise be copied once more.
 	head := make([]byte, 8)
 	if _, err := io.ReadFull(resp.Body, head); err != nil {
-		return stored{}, fmt.Errorf("read video header: %w", stallCause(ctx, noEOF(err)))
+		return stored{}, fmt.Errorf("read video header: %w", abortCause(ctx, noEOF(err)))
 	}
 	body := io.MultiReader(bytes.NewReader(head), resp.Body)
 	if string(head[4:8]) != "ftyp" {
 		return stored{}, fmt.Errorf("body is not an MP4 (starts %q)", printable(head))
 	}
 	probe := &mp4.Probe{}
-	v := &verifier{r: body, h: sha256.New(), probe: probe, want: resp.ContentLength, onRead: func(n int) {
-		stall.Reset(d.stall)
+	rate := rateCheck{min: d.limits.minRate, window: d.limits.rateWindow, start: time.Now()}
+	v := &verifier{r: body, h: sha256.New(), probe: probe, want: resp.ContentLength, max: d.limits.maxBytes, onRead: func(n int) {
+		stall.Reset(d.limits.stall)
 		d.moved.Add(int64(n))
+		if err := rate.add(n, time.Now()); err != nil {
+			cancel(err)
+		}
 	}}
 	d.moving.Add(1)
 	defer func() { d.moving.Add(-1); d.moved.Add(-v.n) }()
@@ -144,7 +183,7 @@ func (d *downloader) fetch(ctx context.Context, src, key string, opts storage.Pu
 		if v.err != nil {
 			err = v.err // the download failed first; the store only passed it on
 		}
-		return stored{}, fmt.Errorf("store %s: %w", key, stallCause(ctx, err))
+		return stored{}, fmt.Errorf("store %s: %w", key, abortCause(ctx, err))
 	}
 	if !v.eof || v.err != nil || (v.want >= 0 && v.n != v.want) {
 		// The store accepted fewer bytes than the video has: never count it.
@@ -170,6 +209,7 @@ type verifier struct {
 	h      hash.Hash
 	probe  io.Writer // never fails
 	want   int64     // -1 when unknown
+	max    int64     // more bytes than this is an error; <= 0: no cap
 	n      int64
 	eof    bool
 	err    error
@@ -187,6 +227,10 @@ func (v *verifier) Read(p []byte) (int, error) {
 	switch {
 	case v.want >= 0 && v.n > v.want:
 		err = fmt.Errorf("body longer than its Content-Length %d", v.want)
+	case v.max > 0 && v.n > v.max:
+		// Only a body without a Content-Length gets here: fetch refused a
+		// declared length over the cap before reading.
+		err = &tooLargeError{limit: v.max, detail: "the body, sent without a Content-Length, went past it"}
 	case err == io.EOF && v.want >= 0 && v.n < v.want:
 		err = fmt.Errorf("short body: %d of %d bytes: %w", v.n, v.want, io.ErrUnexpectedEOF)
 	case err == io.EOF:
@@ -210,12 +254,43 @@ func redactURLError(err error) error {
 	return fmt.Errorf("%s %s: %w", ue.Op, gateway.RedactURL(ue.URL), ue.Err)
 }
 
-// stallCause reports a stall as such rather than as a bare cancellation.
-func stallCause(ctx context.Context, err error) error {
-	if errors.Is(context.Cause(ctx), errStalled) {
+// abortCause reports a transfer ended by a stall, a too slow rate or the
+// URL's expiry as such, rather than as a bare cancellation.
+func abortCause(ctx context.Context, err error) error {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errStalled):
 		return fmt.Errorf("%w: no byte moved for the stall timeout (%v)", errStalled, err)
+	case errors.Is(cause, errTooSlow), errors.Is(cause, errPastExpiry):
+		return fmt.Errorf("%w (%v)", cause, err)
 	}
 	return err
+}
+
+// rateCheck fails a transfer whose average rate over a window falls below
+// min bytes per second. Windows start afresh after each that passed, so a
+// burst early on cannot carry a dribble later.
+type rateCheck struct {
+	min    int64
+	window time.Duration
+	start  time.Time
+	n      int64 // bytes since start
+}
+
+func (r *rateCheck) add(n int, now time.Time) error {
+	if r.min <= 0 || r.window <= 0 {
+		return nil
+	}
+	r.n += int64(n)
+	took := now.Sub(r.start)
+	if took < r.window {
+		return nil
+	}
+	if r.n < int64(float64(r.min)*took.Seconds()) {
+		return fmt.Errorf("%w: %d bytes in %v, under archive.min_bytes_per_second (%d bytes/s)",
+			errTooSlow, r.n, took.Round(time.Millisecond), r.min)
+	}
+	r.start, r.n = now, 0
+	return nil
 }
 
 func noEOF(err error) error {
@@ -259,7 +334,8 @@ func printable(b []byte) string {
 func permanentStorage(err error) bool {
 	var oe *originError
 	var pe *policyError
-	return retry.IsPermanent(err) && !errors.As(err, &oe) && !errors.As(err, &pe)
+	var te *tooLargeError
+	return retry.IsPermanent(err) && !errors.As(err, &oe) && !errors.As(err, &pe) && !errors.As(err, &te)
 }
 
 // mediaCheck compares what a stored video's own boxes say with the task

@@ -68,7 +68,7 @@ func BenchmarkFetch(b *testing.B) {
 			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(video))
 		}))
 		b.Run(strconv.Itoa(size>>20)+"MiB", func(b *testing.B) {
-			d := newDownloader(&discardStore{sizes: map[string]int64{}}, time.Minute, urlPolicy{allowHTTP: true, allowPrivate: true})
+			d := newDownloader(&discardStore{sizes: map[string]int64{}}, limits{stall: time.Minute}, urlPolicy{allowHTTP: true, allowPrivate: true})
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -2,10 +2,12 @@ package archiver_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,6 +35,7 @@ import (
 // store.
 type fixture struct {
 	t     *testing.T
+	path  string // of the catalog
 	cat   *catalog.DB
 	store storage.Store
 	gw    *httptest.Server
@@ -52,12 +55,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, store storage.Store) *fixture {
 	t.Helper()
-	cat, err := catalog.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	cat, err := catalog.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
-	f := &fixture{t: t, cat: cat, store: store, logs: &lockedBuffer{}, clientTimeout: 5 * time.Second,
+	f := &fixture{t: t, path: path, cat: cat, store: store, logs: &lockedBuffer{}, clientTimeout: 5 * time.Second,
 		polls: map[string][]time.Time{}}
 	f.opts = archiver.Options{
 		PollInterval:         20 * time.Millisecond,
@@ -67,6 +71,7 @@ func newFixture(t *testing.T, store storage.Store) *fixture {
 		StallTimeout:         5 * time.Second,
 		PollBackoff:          retry.Backoff{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond},
 		AssetBackoff:         retry.Backoff{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond},
+		LoopBackoff:          retry.Backoff{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond},
 		Logger:               slog.New(slog.NewTextHandler(f.logs, nil)),
 	}
 	f.gw = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,9 +90,21 @@ func newFixture(t *testing.T, store storage.Store) *fixture {
 // run tracks ids and makes one `run --once`, bounded so a hang fails.
 func (f *fixture) run(ids ...string) error {
 	f.t.Helper()
-	if _, err := f.cat.Track(f.t.Context(), ids, time.Now()); err != nil {
-		f.t.Fatal(err)
+	a := f.archiver(ids...)
+	ctx, cancel := context.WithTimeout(f.t.Context(), 30*time.Second)
+	defer cancel()
+	err := a.Run(ctx, true)
+	if ctx.Err() != nil {
+		f.t.Fatalf("run --once did not finish: %v", ctx.Err())
 	}
+	return err
+}
+
+// archiver tracks ids and returns an archiver on the fixture's gateway,
+// catalog and store, not started.
+func (f *fixture) archiver(ids ...string) *archiver.Archiver {
+	f.t.Helper()
+	f.track(ids...)
 	base, key := f.gw.URL, "test-key"
 	if f.gatewayURL != "" {
 		base, key = f.gatewayURL, f.apiKey
@@ -97,13 +114,55 @@ func (f *fixture) run(ids ...string) error {
 	for _, fn := range f.setup {
 		fn(a)
 	}
-	ctx, cancel := context.WithTimeout(f.t.Context(), 30*time.Second)
-	defer cancel()
-	err := a.Run(ctx, true)
-	if ctx.Err() != nil {
-		f.t.Fatalf("run --once did not finish: %v", ctx.Err())
+	return a
+}
+
+func (f *fixture) track(ids ...string) {
+	f.t.Helper()
+	if _, err := f.cat.Track(f.t.Context(), ids, time.Now()); err != nil {
+		f.t.Fatal(err)
 	}
-	return err
+}
+
+// daemon runs a as `reelvault run` does (no --once) until stop, which
+// returns what Run returned, nil for the cancellation itself. A Run that returns before stop fails the test
+// at stop.
+func (f *fixture) daemon(a *archiver.Archiver) (stop func() error) {
+	f.t.Helper()
+	ctx, cancel := context.WithCancel(f.t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, false) }()
+	return func() error {
+		f.t.Helper()
+		select {
+		case err := <-done:
+			cancel()
+			f.t.Fatalf("the daemon's Run returned before it was stopped: %v", err)
+		default:
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}
+}
+
+// waitFor polls cond until it holds; it fails the test if that takes
+// longer than any healthy run could (a hang guard, not a timing check).
+func (f *fixture) waitFor(what string, cond func() bool) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(f.t.Context(), 40*time.Second)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			f.t.Fatalf("never saw %s; log:\n%s", what, f.logs)
+		case <-tick.C:
+		}
+	}
 }
 
 func (f *fixture) pollTimes(id string) []time.Time {
@@ -214,13 +273,15 @@ type taskSpec struct {
 	resultURL, originalURL string
 	duration               float64
 	resolution, superRes   string
+	finishTime             int64 // [now]
 }
 
 // writeTask answers a poll with the gateway's envelope around spec.
 func writeTask(w http.ResponseWriter, id string, s taskSpec) {
 	now := time.Now().Unix()
+	finish := cmp.Or(s.finishTime, now)
 	data := map[string]any{"task_id": id, "action": "generate", "status": s.status, "progress": "100%",
-		"submit_time": now - 60, "start_time": now - 30, "finish_time": now, "fail_reason": s.resultURL,
+		"submit_time": now - 60, "start_time": now - 30, "finish_time": finish, "fail_reason": s.resultURL,
 		"request_id": "req-1"}
 	if s.resultURL != "" {
 		data["result_url"] = s.resultURL

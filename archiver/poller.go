@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,27 +22,32 @@ const notFoundConfirmations = 3
 
 // pollLoop polls due tasks until ctx ends, never faster than the configured
 // request rate, pausing the whole loop when the gateway asks (Retry-After) or
-// refuses the key.
+// refuses the key. It returns early only on a catalog error (the supervisor
+// restarts it), or with errLoopDone in a --once run whose key was refused.
 func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 	limiter := rate.NewLimiter(rate.Limit(a.opts.RequestsPerSecond), 1)
 	var streak int // consecutive failed polls, gateway-wide
 	for ctx.Err() == nil {
 		if a.keyRejected.Load() {
 			if once {
-				return nil
+				return errLoopDone
 			}
 			sleep(ctx, a.opts.KeyRecheck, nil)
 			a.keyRejected.Store(false) // probe again: someone may have fixed the key
 		}
 		due, err := a.cat.DuePolls(ctx, a.opts.Clock(), 64)
 		if err != nil {
-			return err
+			return fmt.Errorf("list due polls: %w", err)
 		}
 		if len(due) == 0 {
+			a.pollHealth.ok()
 			sleep(ctx, a.untilNextPoll(ctx), a.wakePoll)
 			continue
 		}
 		var pause time.Duration
+		// A rejected key cancels gctx to stop the batch at once; replies
+		// already in hand are still recorded (pollOne writes on a context
+		// gctx does not cancel).
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(a.opts.PollWorkers)
 		results := make([]error, len(due))
@@ -63,10 +69,14 @@ func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 		a.progress = nil
 		a.progressMu.Unlock()
 		if len(ups) > 0 {
-			if err := a.cat.ProgressBatch(context.WithoutCancel(ctx), ups); err != nil {
-				return err
+			rctx, cancel := recordCtx(ctx)
+			err := a.cat.ProgressBatch(rctx, ups)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("record %d poll replies: %w", len(ups), err)
 			}
 		}
+		var catErr error
 		for _, err := range results {
 			switch {
 			case err == nil:
@@ -76,7 +86,9 @@ func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 					a.log.Error("gateway rejected the API key: polling stopped; check api.api_key", "err", err)
 				}
 			case isCatalogErr(err):
-				return err
+				catErr = cmp.Or(catErr, err)
+			case errors.Is(err, context.Canceled):
+				// Cut short with its batch: polled again next time.
 			default:
 				streak++
 				if d, ok := retry.AfterOf(err); ok && d > pause {
@@ -84,6 +96,10 @@ func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 				}
 			}
 		}
+		if catErr != nil {
+			return catErr
+		}
+		a.pollHealth.ok()
 		if pause > 0 {
 			a.log.Warn("gateway asked to slow down", "pause", pause)
 			sleep(ctx, pause, nil)
@@ -125,7 +141,9 @@ func (a *Archiver) nextPoll(now time.Time) time.Time {
 	return now.Add(d*4/5 + time.Duration(rand.Int64N(int64(d*2/5)+1)))
 }
 
-// pollOne polls one task and records what the gateway said.
+// pollOne polls one task and records what the gateway said. The record is
+// written on a context that ctx's cancellation does not reach: a reply in
+// hand is never dropped because its batch was stopped meanwhile.
 func (a *Archiver) pollOne(ctx context.Context, p catalog.PollTarget, streak int) error {
 	log := a.log.With("task_id", p.TaskID)
 	t, raw, err := a.src.Task(ctx, p.TaskID)
@@ -137,8 +155,16 @@ func (a *Archiver) pollOne(ctx context.Context, p catalog.PollTarget, streak int
 		return ctx.Err()
 	case errors.Is(err, gateway.ErrKeyRejected):
 		return err
+	}
+	if a.onReply != nil {
+		a.onReply(ctx, p.TaskID)
+	}
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	switch {
+	case err == nil:
 	case errors.Is(err, gateway.ErrTaskNotFound):
-		n, cerr := a.cat.NotFound(ctx, p.TaskID, notFoundConfirmations, a.nextPoll(now), now)
+		n, cerr := a.cat.NotFound(rctx, p.TaskID, notFoundConfirmations, a.nextPoll(now), now)
 		if cerr != nil {
 			return catalogErr(cerr)
 		}
@@ -147,26 +173,27 @@ func (a *Archiver) pollOne(ctx context.Context, p catalog.PollTarget, streak int
 		}
 		return nil
 	default:
-		if a.givenUp(ctx, p, now, err) {
+		if a.givenUp(rctx, p, now, err) {
 			return nil
 		}
 		next := now.Add(max(a.opts.PollBackoff.Delay(streak+1, err), a.opts.PollInterval/4))
 		log.Warn("poll failed; will retry", "err", err, "retry_at", next)
-		if cerr := a.cat.PollFailed(ctx, p.TaskID, err.Error(), next, now); cerr != nil {
+		if cerr := a.cat.PollFailed(rctx, p.TaskID, err.Error(), next, now); cerr != nil {
 			return catalogErr(cerr)
 		}
 		return err
 	}
 
+	a.saneTimes(t, now)
 	rec := taskRecord(t, raw)
 	switch t.Status {
 	case gateway.StatusSuccess:
 		assets := a.assetsOf(t, now)
 		if len(assets) == 0 {
 			log.Warn("task succeeded but the reply has no video URL; polling again")
-			return catalogErr(a.cat.Progress(ctx, rec, a.nextPoll(now), now))
+			return catalogErr(a.cat.Progress(rctx, rec, a.nextPoll(now), now))
 		}
-		if err := a.cat.Finish(ctx, rec, assets, now); err != nil {
+		if err := a.cat.Finish(rctx, rec, assets, now); err != nil {
 			return catalogErr(err)
 		}
 		log.Info("task succeeded", "videos", len(assets), "model", rec.Model)
@@ -174,12 +201,12 @@ func (a *Archiver) pollOne(ctx context.Context, p catalog.PollTarget, streak int
 		return nil
 	case gateway.StatusFailure:
 		log.Info("task failed on the gateway", "fail_reason", rec.FailReason)
-		return catalogErr(a.cat.Finish(ctx, rec, nil, now))
+		return catalogErr(a.cat.Finish(rctx, rec, nil, now))
 	}
 	if !t.Status.Known() {
-		a.warnUnknown(p.TaskID, string(t.Status))
+		a.warnOnce(p.TaskID, "status", "gateway sent an unknown task status; still polling", "status", string(t.Status))
 	}
-	if a.givenUp(ctx, p, now, fmt.Errorf("still %s", t.Status)) {
+	if a.givenUp(rctx, p, now, fmt.Errorf("still %s", t.Status)) {
 		return nil
 	}
 	a.progressMu.Lock()
@@ -205,18 +232,47 @@ func (a *Archiver) givenUp(ctx context.Context, p catalog.PollTarget, now time.T
 	return true
 }
 
-func (a *Archiver) warnUnknown(id, status string) {
-	a.warnedMu.Lock()
-	defer a.warnedMu.Unlock()
-	if !a.warned[id] {
-		a.warned[id] = true
-		a.log.Warn("gateway sent an unknown task status; still polling", "task_id", id, "status", status)
+// maxClockSkew is how far ahead of our clock a gateway time may be before
+// it is taken for nonsense.
+const maxClockSkew = 24 * time.Hour
+
+// saneTimes drops (to 0, "not known") a submit, start or finish time that
+// is negative or further ahead than any clock skew explains, with a warning:
+// a reply claiming year 3170843 must not date the task's objects or its
+// URLs' expiry.
+func (a *Archiver) saneTimes(t *gateway.Task, now time.Time) {
+	limit := now.Add(maxClockSkew).Unix()
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"submit_time", &t.SubmitTime}, {"start_time", &t.StartTime}, {"finish_time", &t.FinishTime}} {
+		if *f.v < 0 || *f.v > limit {
+			a.warnOnce(t.TaskID, f.name, "gateway sent an impossible time; ignored", "field", f.name, "value", *f.v)
+			*f.v = 0
+		}
 	}
 }
 
+// warnOnce logs a warning about a task's reply once per task and topic, not
+// at every poll.
+func (a *Archiver) warnOnce(id, topic, msg string, args ...any) {
+	a.warnedMu.Lock()
+	defer a.warnedMu.Unlock()
+	if k := id + "/" + topic; !a.warned[k] {
+		a.warned[k] = true
+		a.log.Warn(msg, append([]any{"task_id", id}, args...)...)
+	}
+}
+
+// maxURLLife bounds a video URL's expiry, whatever the URL or the reply
+// claims: the gateway's URLs live a day, and an expiry far ahead would sort
+// the video last for ever and overflow what the catalog and task.json hold.
+const maxURLLife = 7 * 24 * time.Hour
+
 // assetsOf lists the videos of a successful task: the result (result_url,
 // else data.content.video_url) and, for super-resolution tasks, the
-// original. Expiry comes from the URL when it says, else finish_time + 24 h.
+// original. Expiry comes from the URL when it says, else finish_time + 24 h,
+// and is never more than maxURLLife ahead nor before 1970.
 func (a *Archiver) assetsOf(t *gateway.Task, now time.Time) []catalog.Asset {
 	issued := now
 	if t.FinishTime > 0 {
@@ -230,6 +286,12 @@ func (a *Archiver) assetsOf(t *gateway.Task, now time.Time) []catalog.Asset {
 		exp, ok := gateway.URLExpiry(u, issued)
 		if !ok {
 			exp = issued.Add(24 * time.Hour)
+		}
+		if limit := now.Add(maxURLLife); exp.After(limit) {
+			exp = limit
+		}
+		if exp.Before(time.Unix(0, 0)) {
+			exp = time.Unix(0, 0)
 		}
 		out = append(out, catalog.Asset{TaskID: t.TaskID, Kind: kind, SourceURL: u, ExpiresAt: exp})
 	}

@@ -1,10 +1,13 @@
 package archiver
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -14,9 +17,10 @@ import (
 )
 
 // archiveLoop hands due videos and task.json sidecars to at most
-// Concurrency workers, earliest URL expiry first, until ctx ends. A storage
-// failure that no retry can fix (missing bucket, rejected credentials, full
-// disk) ends the loop with that error.
+// Concurrency workers, earliest URL expiry first, until ctx ends. It returns
+// early on a catalog error (the supervisor restarts it), and with a
+// fatalError when the storage refuses every object (missing bucket,
+// rejected credentials, full disk).
 func (a *Archiver) archiveLoop(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -43,6 +47,8 @@ func (a *Archiver) archiveLoop(ctx context.Context) error {
 			}()
 			if err := job(ctx); err != nil {
 				cancel(err)
+			} else if ctx.Err() == nil {
+				a.archiveHealth.ok()
 			}
 			return nil
 		})
@@ -76,6 +82,9 @@ func (a *Archiver) archiveLoop(ctx context.Context) error {
 			}
 		}
 		if started == 0 {
+			if len(ids) == 0 && len(due) == 0 {
+				a.archiveHealth.ok() // nothing due, and the catalog answers
+			}
 			sleep(ctx, a.untilNextAttempt(ctx), a.wakeArchive)
 		}
 	}
@@ -95,7 +104,8 @@ func (a *Archiver) untilNextAttempt(ctx context.Context) time.Duration {
 }
 
 // archiveAsset makes one attempt at one video and records the outcome. It
-// returns an error only for failures that must stop the run.
+// returns an error when the catalog fails (the loop is restarted), and a
+// fatalError when the storage refuses every object.
 func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 	log := a.log.With("task_id", as.TaskID, "kind", as.Kind)
 	t, err := a.cat.Get(ctx, as.TaskID)
@@ -111,7 +121,11 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 	as = fresh
 	key, err := videoKey(a.opts.Prefix, a.opts.KeyTemplate, t, as.Kind)
 	if err != nil {
-		return a.cat.AssetGone(ctx, as, catalog.AssetError, err.Error())
+		log.Error("video not archived: no object key", "err", err)
+		a.opts.Observer.Lost(as.Kind, catalog.AssetError)
+		rctx, cancel := recordCtx(ctx)
+		defer cancel()
+		return a.cat.AssetGone(rctx, as, catalog.AssetError, err.Error())
 	}
 	opts := storage.PutOptions{
 		ContentType:        "video/mp4",
@@ -120,11 +134,20 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 		Tags:               videoTags(t, as.Kind),
 	}
 	began := time.Now()
-	res, err := a.dl.fetch(ctx, as.SourceURL, key, opts)
+	// No transfer runs past its URL's expiry and the grace after it (at
+	// least a grace from now, so that a video tracked late still gets its
+	// one try): by then the URL is dead, and the slot is needed.
+	now := a.opts.Clock()
+	limit := max(as.ExpiresAt.Add(a.opts.ExpiryGrace).Sub(now), a.opts.ExpiryGrace)
+	tctx, stop := context.WithTimeoutCause(ctx, limit, fmt.Errorf("%w (%s) and its grace (%v)",
+		errPastExpiry, as.ExpiresAt.UTC().Format(time.RFC3339), a.opts.ExpiryGrace))
+	res, err := a.dl.fetch(tctx, as.SourceURL, key, opts)
+	stop()
 	// Record the outcome even if shutdown began meanwhile: a stored video
 	// must not be forgotten.
-	rctx := context.WithoutCancel(ctx)
-	now := a.opts.Clock()
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	now = a.opts.Clock()
 	if err == nil {
 		as.Bucket, as.Key, as.Size, as.SHA256 = a.store.Location(), key, res.size, res.sha256
 		as.MediaDuration, as.MediaWidth, as.MediaHeight = res.media.Duration, res.media.Width, res.media.Height
@@ -147,9 +170,37 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 		return nil // shutting down: the asset stays pending for the next run
 	}
 	if permanentStorage(err) {
-		return fmt.Errorf("storage refused %s: %w", key, err)
+		if !a.objectRefused(rctx, err) {
+			return &fatalError{fmt.Errorf("storage refused %s: %w", key, err)}
+		}
+		reason := fmt.Sprintf("storage refused %s: %v", key, err)
+		log.Error("video not archived: the storage refuses this object (other objects are stored)", "err", err)
+		a.opts.Observer.Lost(as.Kind, catalog.AssetError)
+		return a.cat.AssetGone(rctx, as, catalog.AssetError, reason)
 	}
 	return a.attemptFailed(rctx, as, err, now)
+}
+
+// objectRefused reports whether a permanent storage error is about one
+// object (its key, size or attributes: a name the store cannot hold, a file
+// where a folder must be) rather than the whole store (missing bucket,
+// rejected credentials): a small probe object written and deleted under the
+// prefix tells them apart. A full disk is never about one object, even when
+// the probe still fits: the video waits for space instead of being lost.
+func (a *Archiver) objectRefused(ctx context.Context, err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return false
+	}
+	key := a.opts.Prefix + "reelvault-write-probe-" + rand.Text()
+	body := []byte("reelvault write probe: safe to delete\n")
+	if perr := a.store.Put(ctx, key, bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: "text/plain"}); perr != nil {
+		a.log.Error("the storage refuses a probe object too", "key", key, "err", perr)
+		return false
+	}
+	if derr := a.store.Delete(ctx, key); derr != nil {
+		a.log.Warn("could not delete the storage probe object", "key", key, "err", derr)
+	}
+	return true
 }
 
 // attemptFailed decides what a failed download means: try later, ask the
@@ -157,6 +208,12 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 func (a *Archiver) attemptFailed(ctx context.Context, as catalog.Asset, err error, now time.Time) error {
 	log := a.log.With("task_id", as.TaskID, "kind", as.Kind)
 	reason := err.Error()
+	var te *tooLargeError
+	if errors.As(err, &te) {
+		log.Error("video not archived: larger than archive.max_video_bytes", "err", te)
+		a.opts.Observer.Lost(as.Kind, catalog.AssetError)
+		return a.cat.AssetGone(ctx, as, catalog.AssetError, te.Error())
+	}
 	var pe *policyError
 	if errors.As(err, &pe) {
 		log.Error("video URL refused by policy; not archived", "err", err)

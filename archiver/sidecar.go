@@ -20,7 +20,11 @@ type Sidecar struct {
 }
 
 // writeSidecar stores task.json once every video of the task is settled, and
-// then settles the task itself.
+// then settles the task itself. A failure that is about this task alone (no
+// key for it, an encoding error, an object the storage refuses) settles the
+// task as incomplete with the reason, and the archive goes on; it returns an
+// error only when the catalog fails, and a fatalError when the storage
+// refuses every object.
 func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 	t, err := a.cat.Get(ctx, id)
 	if err != nil {
@@ -31,7 +35,7 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 	}
 	key, err := sidecarKey(a.opts.Prefix, a.opts.KeyTemplate, t)
 	if err != nil {
-		return err
+		return a.sidecarFailed(ctx, id, fmt.Errorf("no key for task.json: %w", err))
 	}
 	now := a.opts.Clock()
 	t.TaskJSONKey = key
@@ -48,7 +52,7 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 	}
 	body, err := json.MarshalIndent(Sidecar{WrittenAt: now.UTC(), Archive: t, GatewayReply: reply}, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode task.json of %s: %w", id, err)
+		return a.sidecarFailed(ctx, id, fmt.Errorf("encode task.json: %w", err))
 	}
 	body = append(body, '\n')
 	err = a.store.Put(ctx, key, bytes.NewReader(body), int64(len(body)), storage.PutOptions{
@@ -60,15 +64,30 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 			return nil
 		}
 		if permanentStorage(err) {
-			return fmt.Errorf("storage refused %s: %w", key, err)
+			rctx, cancel := recordCtx(ctx)
+			defer cancel()
+			if !a.objectRefused(rctx, err) {
+				return &fatalError{fmt.Errorf("storage refused %s: %w", key, err)}
+			}
+			return a.sidecarFailed(ctx, id, fmt.Errorf("storage refused %s: %w", key, err))
 		}
 		a.log.Warn("storing task.json failed; will retry", "task_id", id, "err", err)
 		sleep(ctx, a.opts.AssetBackoff.Delay(1, err), nil)
 		return nil
 	}
-	if err := a.cat.SidecarWritten(context.WithoutCancel(ctx), id, key, now); err != nil {
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	if err := a.cat.SidecarWritten(rctx, id, key, now); err != nil {
 		return err
 	}
 	a.log.Info("task archived", "task_id", id, "archive_state", t.ArchiveState, "key", key)
 	return nil
+}
+
+// sidecarFailed settles a task whose task.json cannot be written, loudly.
+func (a *Archiver) sidecarFailed(ctx context.Context, id string, err error) error {
+	a.log.Error("task.json not written; the task is left incomplete, the archive goes on", "task_id", id, "err", err)
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	return a.cat.SidecarFailed(rctx, id, "task.json not written: "+err.Error())
 }

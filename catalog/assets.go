@@ -173,6 +173,19 @@ func (c *DB) SidecarWritten(ctx context.Context, id, key string, now time.Time) 
 	return nil
 }
 
+// SidecarFailed settles a task whose task.json can never be written (the
+// storage refuses that object, or it cannot be encoded): incomplete, with
+// the reason in last_error, so that it stops being retried and the rest of
+// the archive goes on. Its videos keep their own states.
+func (c *DB) SidecarFailed(ctx context.Context, id, reason string) error {
+	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET archive_state='incomplete', last_error=?
+		WHERE task_id=? AND archive_state='pending'`, reason, id)
+	if err != nil {
+		return fmt.Errorf("record failed task.json of %s: %w", id, err)
+	}
+	return nil
+}
+
 // LostAssets counts videos that ended expired or refused.
 func (c *DB) LostAssets(ctx context.Context) (int, error) {
 	var n int

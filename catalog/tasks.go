@@ -20,7 +20,7 @@ const (
 	ArchiveNone       = ""           // nothing to archive (not finished, or failed)
 	ArchivePending    = "pending"    // videos or task.json not stored yet
 	ArchiveArchived   = "archived"   // every video and task.json stored and verified
-	ArchiveIncomplete = "incomplete" // task.json stored, but a video was lost (expired or refused)
+	ArchiveIncomplete = "incomplete" // a video was lost (expired or refused), or task.json could not be stored (see last_error)
 )
 
 // Task is one catalog row with its assets. The JSON field names are the

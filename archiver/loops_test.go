@@ -1,0 +1,137 @@
+package archiver_test
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/reelvault/reelvault/archiver"
+	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/simulator"
+)
+
+// resultNow returns the task's result video as the catalog has it now, for
+// waitFor (it does not fail the test while there is none yet).
+func (f *fixture) resultNow(id string) catalog.Asset {
+	got, err := f.cat.Get(f.t.Context(), id)
+	if err != nil {
+		return catalog.Asset{}
+	}
+	a, _ := got.Asset(catalog.KindResult)
+	return a
+}
+
+// archivedNow reports whether the task's result video is archived.
+func (f *fixture) archivedNow(id string) bool { return f.resultNow(id).State == catalog.AssetArchived }
+
+// TestRejectedKeyMidBatchKeepsThePollerAlive: in one poll batch the gateway
+// refuses the key for one task (which cancels the batch) while the reply for
+// another is being recorded. That reply must be recorded all the same, and
+// the daemon must go on polling: the key is asked about again, and a task
+// tracked afterwards is polled and archived.
+func TestRejectedKeyMidBatchKeepsThePollerAlive(t *testing.T) {
+	video := simVideo(t, simulator.TaskOptions{Resolution: "720p", Duration: 5})
+	src, _ := origin(t, video)
+	f := newFixture(t, fsStore(t))
+	const rejected, inFlight, later = "asyntask_key401", "asyntask_inflight", "asyntask_later"
+	inHand := make(chan struct{}) // the reply for inFlight has arrived
+	f.reply = func(id string, n int, w http.ResponseWriter, r *http.Request) {
+		if id == rejected && n == 0 {
+			select { // refuse the key only once the other reply is in hand
+			case <-inHand:
+			case <-r.Context().Done():
+				return
+			}
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{"message": "invalid token", "type": "new_api_error"}})
+			return
+		}
+		writeTask(w, id, taskSpec{status: "SUCCESS", resultURL: src.URL + "/" + id + ".mp4", duration: 5, resolution: "720p"})
+	}
+	f.opts.KeyRecheck = f.opts.PollInterval
+	a := f.archiver(rejected, inFlight)
+	var once sync.Once
+	archiver.OnReply(a, func(ctx context.Context, id string) {
+		if id != inFlight {
+			return
+		}
+		// Hold this reply until the rejected key has cancelled its batch:
+		// its catalog write then runs on a cancelled batch.
+		once.Do(func() {
+			close(inHand)
+			select {
+			case <-ctx.Done():
+			case <-t.Context().Done():
+			}
+		})
+	})
+	stop := f.daemon(a)
+	f.waitFor("both first tasks archived", func() bool { return f.archivedNow(rejected) && f.archivedNow(inFlight) })
+	f.track(later)
+	a.Wake()
+	f.waitFor("the task tracked later archived", func() bool { return f.archivedNow(later) })
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(f.pollTimes(inFlight)); n != 1 {
+		t.Errorf("%s polled %d times, want 1: its reply, in hand when the batch was cancelled, must be recorded", inFlight, n)
+	}
+	if f.countLogs("gateway rejected the API key") != 1 {
+		t.Errorf("the rejected key is not logged once:\n%s", f.logs)
+	}
+	f.assertArchived(later, catalog.KindResult, video)
+	f.assertNothingFalse()
+}
+
+// TestCatalogLockedByAnotherProcess: another connection holds the
+// catalog's write lock while a reply is to be recorded. The daemon must not
+// die: the failed write stops the poll loop, which says so in the log and
+// in Loops, and is restarted; once the lock is released the task is
+// archived and the loop reports healthy again.
+func TestCatalogLockedByAnotherProcess(t *testing.T) {
+	video := simVideo(t, simulator.TaskOptions{Resolution: "720p", Duration: 5})
+	src, _ := origin(t, video)
+	f := newFixture(t, fsStore(t))
+	const id = "asyntask_locked"
+	locked := make(chan struct{})
+	f.reply = func(id string, n int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-locked: // answer only once the catalog is locked
+		case <-r.Context().Done():
+			return
+		}
+		writeTask(w, id, taskSpec{status: "SUCCESS", resultURL: src.URL + "/" + id + ".mp4", duration: 5, resolution: "720p"})
+	}
+	a := f.archiver(id)
+	stop := f.daemon(a)
+
+	other, err := sql.Open("sqlite3", "file:"+f.path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(t.Context(), nil) // BEGIN IMMEDIATE: the write lock, held
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(locked)
+	f.waitFor("the poll loop's restart logged", func() bool { return f.countLogs("poll loop stopped on an error", "locked") > 0 })
+	if err := a.LoopsHealthy(); err == nil || !strings.Contains(err.Error(), "poll loop") {
+		t.Errorf("LoopsHealthy = %v while the catalog is locked, want the poll loop's error", err)
+	}
+	if l := a.Loops()[0]; l.Name != "poll" || l.Restarts < 1 {
+		t.Errorf("Loops()[0] = %+v, want the poll loop with a restart", l)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor("the task archived once the lock is released", func() bool { return f.archivedNow(id) })
+	f.waitFor("the poll loop healthy again", func() bool { return a.LoopsHealthy() == nil })
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	f.assertArchived(id, catalog.KindResult, video)
+	f.assertNothingFalse()
+}
