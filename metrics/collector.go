@@ -6,11 +6,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/gateway"
 )
 
 var (
 	tasksDesc = prometheus.NewDesc("reelvault_tasks",
-		"Tracked tasks by status (the gateway's words, plus TRACKED, not_found, given_up).", []string{"status"}, nil)
+		"Tracked tasks by status: the five the gateway documents, TRACKED, not_found, given_up, and other for any other word.",
+		[]string{"status"}, nil)
 	assetsDesc = prometheus.NewDesc("reelvault_assets",
 		"Videos by state: pending, archived, expired, error.", []string{"state"}, nil)
 	oldestDesc = prometheus.NewDesc("reelvault_oldest_unarchived_task_age_seconds",
@@ -19,7 +21,26 @@ var (
 		"Seconds until the signed URL of the next pending video expires (negative: already past; absent: nothing pending).", nil, nil)
 	keyRejectedDesc = prometheus.NewDesc("reelvault_api_key_rejected",
 		"1 while the gateway refuses the API key and polling is stopped.", nil, nil)
+	loopRestartsDesc = prometheus.NewDesc("reelvault_loop_restarts_total",
+		"Times the poll or archive loop stopped on an error (a catalog write that failed, ...) and was restarted.",
+		[]string{"loop"}, nil)
+	loopUpDesc = prometheus.NewDesc("reelvault_loop_up",
+		"1 while the loop runs cleanly, 0 after it stopped on an error until it runs cleanly again.", []string{"loop"}, nil)
 )
+
+// statusLabel bounds the status label: a gateway's words are not ours to
+// trust, and each distinct word would be a new time series. The documented
+// statuses and reelvault's own keep their names; any other word is "other".
+func statusLabel(status string) string {
+	switch status {
+	case catalog.StatusTracked, catalog.StatusNotFound, catalog.StatusGivenUp:
+		return status
+	}
+	if gateway.Status(status).Known() {
+		return status
+	}
+	return "other"
+}
 
 // catalogCollector reads the catalog at scrape time, so gauges are never
 // stale and cost nothing between scrapes.
@@ -30,7 +51,8 @@ type catalogCollector struct {
 
 // Describe implements prometheus.Collector.
 func (c *catalogCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{tasksDesc, assetsDesc, oldestDesc, nextExpiryDesc, keyRejectedDesc} {
+	for _, d := range []*prometheus.Desc{tasksDesc, assetsDesc, oldestDesc, nextExpiryDesc, keyRejectedDesc,
+		loopRestartsDesc, loopUpDesc} {
 		ch <- d
 	}
 }
@@ -46,6 +68,16 @@ func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(keyRejectedDesc, prometheus.GaugeValue, v)
+	}
+	if c.opts.Loops != nil {
+		for _, l := range c.opts.Loops() {
+			up := 1.0
+			if l.Err != nil {
+				up = 0
+			}
+			ch <- prometheus.MustNewConstMetric(loopRestartsDesc, prometheus.CounterValue, float64(l.Restarts), l.Name)
+			ch <- prometheus.MustNewConstMetric(loopUpDesc, prometheus.GaugeValue, up, l.Name)
+		}
 	}
 	now := c.opts.Clock()
 	b, err := c.cat.Backlog(ctx)
@@ -66,7 +98,11 @@ func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(tasksDesc, err)
 		return
 	}
+	byLabel := map[string]int{}
 	for status, n := range tasks {
+		byLabel[statusLabel(status)] += n
+	}
+	for status, n := range byLabel {
 		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(n), status)
 	}
 	// Every state is always exported, so `reelvault_assets{state="expired"} > 0`

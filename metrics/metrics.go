@@ -29,7 +29,10 @@ type Options struct {
 	// KeyRejected reports whether the gateway refused the API key; nil when
 	// nothing polls (serve, proxy), and the gauge is then not exported.
 	KeyRejected func() bool
-	Logger      *slog.Logger
+	// Loops reports the health of the archiver's loops; nil when nothing
+	// archives (serve, proxy), and their metrics are then not exported.
+	Loops  func() []archiver.LoopStatus
+	Logger *slog.Logger
 	// ScrapeTimeout bounds the catalog queries of one scrape [5s].
 	ScrapeTimeout time.Duration
 }
