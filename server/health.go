@@ -46,6 +46,12 @@ func KeyAccepted(rejected func() bool) Check {
 	}}
 }
 
+// LoopsRunning fails while one of the archiver's loops stopped on an error
+// and has not run cleanly since its restart: failing says which and why.
+func LoopsRunning(failing func() error) Check {
+	return Check{Name: "loops", Check: func(context.Context) error { return failing() }}
+}
+
 // readyReply is the body of GET /readyz: each check's verdict, "ok" or why not.
 type readyReply struct {
 	Ready  bool              `json:"ready"`

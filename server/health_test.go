@@ -36,22 +36,26 @@ func TestReadyzSaysWhatIsWrong(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rejected atomic.Bool
+	loopDown := errors.New("poll loop restarted 1 time(s), last after: record result: database is locked")
 	for _, tc := range []struct {
-		name   string
-		store  storage.Store
-		reject bool
-		code   int
-		failed string
+		name    string
+		store   storage.Store
+		reject  bool
+		loopErr error
+		code    int
+		failed  string
 	}{
-		{"all well", good, false, http.StatusOK, ""},
-		{"storage down", brokenStore{}, false, http.StatusServiceUnavailable, "storage"},
-		{"key rejected", good, true, http.StatusServiceUnavailable, "api_key"},
+		{"all well", good, false, nil, http.StatusOK, ""},
+		{"storage down", brokenStore{}, false, nil, http.StatusServiceUnavailable, "storage"},
+		{"key rejected", good, true, nil, http.StatusServiceUnavailable, "api_key"},
+		{"loop restarted", good, false, loopDown, http.StatusServiceUnavailable, "loops"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rejected.Store(tc.reject)
 			log, _ := newLogger(t)
 			url := serve(t, server.Options{Logger: log, Ready: []server.Check{
 				server.CatalogWritable(cat), server.StorageReachable(tc.store, ""), server.KeyAccepted(rejected.Load),
+				server.LoopsRunning(func() error { return tc.loopErr }),
 			}})
 			if code, _ := do(t, "GET", url+"/healthz", "", ""); code != http.StatusOK {
 				t.Errorf("/healthz: HTTP %d, want 200 whatever readiness says", code)
@@ -66,8 +70,11 @@ func TestReadyzSaysWhatIsWrong(t *testing.T) {
 					t.Errorf("check %s: %q", name, verdict)
 				}
 			}
-			if len(reply.Checks) != 3 {
-				t.Errorf("checks %v: want catalog, storage and api_key", reply.Checks)
+			if len(reply.Checks) != 4 {
+				t.Errorf("checks %v: want catalog, storage, api_key and loops", reply.Checks)
+			}
+			if tc.loopErr != nil && reply.Checks["loops"] != tc.loopErr.Error() {
+				t.Errorf("loops check says %q, want %q", reply.Checks["loops"], tc.loopErr)
 			}
 		})
 	}

@@ -141,12 +141,24 @@ func (a *app) archiverOptions() archiver.Options {
 		Prefix:            a.cfg.Storage.KeyPrefix(),
 		KeyTemplate:       a.cfg.Storage.KeyTemplate,
 		StallTimeout:      time.Duration(a.cfg.Archive.StallTimeout),
+		MaxVideoBytes:     int64(a.cfg.Archive.MaxVideoBytes),
+		MinBytesPerSecond: minRate(a.cfg.Archive.MinBytesPerSecond),
+		RateWindow:        time.Duration(a.cfg.Archive.MinRateWindow),
 		AllowHTTP:         a.allowHTTP(),
 		AllowedHosts:      a.cfg.Archive.AllowedHosts,
 		// The simulator serves videos from loopback, like the gateway itself.
 		AllowPrivateNetworks: a.cfg.Archive.AllowPrivateNetworks || a.gatewayOnLoopback(),
 		Logger:               a.log,
 	}
+}
+
+// minRate maps archive.min_bytes_per_second onto the archiver's option,
+// where 0 means the default and a negative rate turns the check off.
+func minRate(z config.Size) int64 {
+	if z == 0 {
+		return -1
+	}
+	return int64(z)
 }
 
 // allowHTTP permits plain-http video URLs when configured, or when the

@@ -81,7 +81,8 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	}
 	var arch *archiver.Archiver
 	keyRejected := func() bool { return arch.KeyRejected() }
-	m := metrics.New(ctx, cat, metrics.Options{Logger: a.log, KeyRejected: keyRejected})
+	loops := func() []archiver.LoopStatus { return arch.Loops() }
+	m := metrics.New(ctx, cat, metrics.Options{Logger: a.log, KeyRejected: keyRejected, Loops: loops})
 	stats := &runStats{}
 	var running atomic.Pointer[archiver.Archiver] // set once built, read by the progress view
 	inFlight := func() (int, int64) {
@@ -144,7 +145,7 @@ func (a *app) startHTTP(ctx context.Context, cat *catalog.DB, store storage.Stor
 		Catalog: cat,
 		Wake:    arch.Wake,
 		Ready: []server.Check{server.CatalogWritable(cat), server.StorageReachable(store, a.cfg.Storage.KeyPrefix()),
-			server.KeyAccepted(arch.KeyRejected)},
+			server.KeyAccepted(arch.KeyRejected), server.LoopsRunning(arch.LoopsHealthy)},
 		Metrics: m.Handler(),
 		Web:     a.webHandler(cat, store),
 	}
