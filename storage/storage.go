@@ -34,9 +34,11 @@ type Store interface {
 	// error r returned (wrapped) when a read fails. When size >= 0 and r
 	// yields fewer or more bytes, Put MUST fail and store nothing. Put MUST be atomic: when it
 	// returns an error, no new object is visible under key (an old one may
-	// remain); readers never see a partial object. Put MUST NOT buffer the
-	// whole body in memory or on local disk (fs writes a temporary file in the
-	// destination directory and renames it).
+	// remain); readers never see a partial object. Put MUST NOT buffer more
+	// of the body than a bounded part in memory (the SDK drivers hold a body
+	// of at most their part size, to sign it), nor the whole body on local
+	// disk (fs writes a temporary file in the destination directory and
+	// renames it).
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) error
 
 	// Stat returns what is stored under key, or an error wrapping ErrNotExist.
@@ -93,4 +95,33 @@ type Presigner interface {
 // S3 it would abort them too (fs spares temp files younger than an hour).
 type UploadAborter interface {
 	AbortIncompleteUploads(ctx context.Context, prefix string) (int, error)
+}
+
+// HashingPutter is implemented by drivers that can hand back the SHA-256 of
+// what they stored as a by-product of storing it. Over plain http a SigV4
+// upload must carry the payload's SHA-256 (x-amz-content-sha256), so the SDK
+// drivers hash every byte anyway; computed once by the driver, that digest
+// signs the request, the server checks it, and the caller (the archiver,
+// which records every video's SHA-256) need not hash the body a second time.
+type HashingPutter interface {
+	// PutSHA256 is Put, with every guarantee of Put, that also returns the
+	// SHA-256 of what it stored.
+	//
+	// When err is nil, res.SHA256 MUST be the SHA-256 of exactly the bytes
+	// read from r up to io.EOF, which are exactly the bytes now stored under
+	// key, in order. res.Verified is true only when the server itself checked
+	// that digest against the bytes it received and refused the request had
+	// they differed (a signed payload hash): the object then holds exactly
+	// size bytes with that digest, and reading its size back adds nothing.
+	// When false, the driver hashed the bytes on their way out (a multipart
+	// upload, whose parts the server checks one by one; an unsigned payload
+	// over TLS), and a caller keeps whatever checks it makes after Put.
+	// When err is not nil, res is meaningless.
+	PutSHA256(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (res PutResult, err error)
+}
+
+// PutResult is what HashingPutter.PutSHA256 learned while storing.
+type PutResult struct {
+	SHA256   [32]byte
+	Verified bool // the server checked SHA256 against what it stored
 }

@@ -1,10 +1,12 @@
 // Package minio is the storage driver for MinIO (and other S3-compatible
 // servers) on minio-go.
 //
-// minio-go, unlike aws-sdk-go-v2, signs a streamed body over plain http
-// chunk by chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), so a single PUT can
-// stream without buffering and a server still detects a truncated body. See
-// Put.
+// An object of known size up to one part is one PUT from memory, signed
+// with its SHA-256, which the driver computes once and returns
+// (storage.HashingPutter). Larger ones stream: minio-go, unlike
+// aws-sdk-go-v2, signs a streamed body over plain http chunk by chunk
+// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), so a single PUT can stream without
+// buffering and a server still detects a truncated body. See Put.
 package minio
 
 import (
@@ -54,6 +56,7 @@ type Config struct {
 // Store is a bucket on MinIO or another S3-compatible server.
 type Store struct {
 	client   *minio.Client
+	bufs     *storage.PartBuffers // for putSigned
 	bucket   string
 	server   string // for error messages
 	partSize int64
@@ -86,7 +89,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, retry.Permanent(fmt.Errorf("minio: client for %s: %w", cfg.Endpoint, err))
 	}
-	s := &Store{client: client, bucket: cfg.Bucket, server: cfg.Endpoint, partSize: partSize}
+	s := &Store{client: client, bufs: storage.NewPartBuffers(partSize), bucket: cfg.Bucket, server: cfg.Endpoint, partSize: partSize}
 	if err := s.checkBucket(ctx); err != nil {
 		return nil, err
 	}
@@ -176,6 +179,7 @@ func errorCode(err error) string {
 }
 
 var (
-	_ storage.Store     = (*Store)(nil)
-	_ storage.Presigner = (*Store)(nil)
+	_ storage.Store         = (*Store)(nil)
+	_ storage.Presigner     = (*Store)(nil)
+	_ storage.HashingPutter = (*Store)(nil)
 )

@@ -1,8 +1,12 @@
 package s3
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"net/url"
 
@@ -10,6 +14,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/reelvault/reelvault/storage"
 )
@@ -21,10 +26,11 @@ import (
 // rejects a body shorter than Content-Length (IncompleteBody), so a source
 // that dies mid-way leaves no object.
 //
-// Everything else goes through the transfermanager, which reads r in
-// PartSize chunks into memory: an object smaller than a part is sent as one
-// PutObject from that buffer, a larger one as a multipart upload that S3
-// publishes only on CompleteMultipartUpload (and that is aborted on
+// On a custom endpoint a known size up to PartSize is read into memory,
+// hashed once, and sent as one PutObject whose signature carries that
+// SHA-256 (putSigned). Everything else goes through the transfermanager,
+// which reads r in PartSize chunks into memory and sends a multipart upload
+// that S3 publishes only on CompleteMultipartUpload (and that is aborted on
 // failure). Memory is bounded by PartSize, not by the object.
 //
 // Why not stream on a custom endpoint: over plain http the SDK can only send
@@ -35,26 +41,95 @@ import (
 // a signed payload hash, and a multipart upload is never completed after a
 // failed read, so no server can publish a partial video.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) error {
+	_, err := s.put(ctx, key, r, size, opts, false)
+	return err
+}
+
+// PutSHA256 implements storage.HashingPutter. On a custom endpoint a body of
+// known size up to PartSize is verified by the server (the signed payload
+// hash is the digest returned); a multipart upload, and the streamed
+// PutObject on AWS, hash the bytes as the SDK reads them.
+func (s *Store) PutSHA256(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (storage.PutResult, error) {
+	return s.put(ctx, key, r, size, opts, true)
+}
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions, wantSum bool) (storage.PutResult, error) {
 	body := storage.NewSizedReader(r, size)
+	var res storage.PutResult
 	var err error
-	if s.streamPut && size >= 0 && size <= maxSinglePut {
-		err = s.putStream(ctx, key, body, size, opts)
+	if !s.streamPut && size >= 0 && size <= s.partSize {
+		res, err = s.putSigned(ctx, key, body, size, opts)
 	} else {
-		err = s.putBuffered(ctx, key, body, size, opts)
+		var src io.Reader = body
+		var h hash.Hash
+		if wantSum {
+			h = sha256.New()
+			src = io.TeeReader(body, h)
+		}
+		if s.streamPut && size >= 0 && size <= maxSinglePut {
+			err = s.putStream(ctx, key, body, src, size, opts)
+		} else {
+			err = s.putParts(ctx, key, src, size, opts)
+		}
+		if h != nil {
+			h.Sum(res.SHA256[:0])
+		}
 	}
 	if err == nil {
-		return nil
+		return res, nil
 	}
 	if body.Err() != nil {
 		// The body failed (the source died, or it had the wrong size): that
 		// is the cause, whatever the SDK made of the aborted request.
-		return fmt.Errorf("s3: put %q: read body: %w", key, body.Err())
+		return storage.PutResult{}, fmt.Errorf("s3: put %q: read body: %w", key, body.Err())
 	}
-	return s.classify("put", key, err)
+	return storage.PutResult{}, s.classify("put", key, err)
 }
 
-// putStream sends body as one PutObject without buffering it.
-func (s *Store) putStream(ctx context.Context, key string, body *storage.SizedReader, size int64, opts storage.PutOptions) error {
+// putSigned reads body (at most one part) into memory, hashes it once, and
+// sends it as one PutObject that declares that hash: the SDK's own payload
+// hash (ComputePayloadSHA256, which skips a hash already set) is not
+// computed, the signature covers it, and the server refuses a body whose
+// SHA-256 differs. A bytes.Reader body lets the SDK retry the request.
+func (s *Store) putSigned(ctx context.Context, key string, body *storage.SizedReader, size int64, opts storage.PutOptions) (storage.PutResult, error) {
+	buf, err := s.bufs.ReadPart(body, size)
+	if err != nil {
+		return storage.PutResult{}, err
+	}
+	defer s.bufs.Release(buf)
+	res := storage.PutResult{SHA256: sha256.Sum256(buf), Verified: true}
+	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:             &s.bucket,
+		Key:                &key,
+		Body:               bytes.NewReader(buf),
+		ContentLength:      aws.Int64(size),
+		ContentType:        nonEmpty(opts.ContentType),
+		ContentDisposition: nonEmpty(opts.ContentDisposition),
+		Metadata:           opts.Metadata,
+		Tagging:            tagging(opts.Tags),
+	}, s3.WithAPIOptions(withPayloadHash(hex.EncodeToString(res.SHA256[:]))))
+	return res, err
+}
+
+// withPayloadHash sets the SigV4 payload hash of a request before the
+// SDK's payload-hash step, which then keeps it. Over https the SDK would
+// otherwise send UNSIGNED-PAYLOAD; with the hash set it signs it there too.
+func withPayloadHash(hash string) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("reelvault.PayloadHash",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				return next.HandleFinalize(v4.SetPayloadHash(ctx, hash), in)
+			}), payloadHashStep, middleware.Before)
+	}
+}
+
+// payloadHashStep is the ID of the SDK's finalize step that computes the
+// payload hash (aws/signer/v4 computePayloadHashMiddlewareID, unexported).
+const payloadHashStep = "ComputePayloadHash"
+
+// putStream sends src, which reads body, as one PutObject without
+// buffering it.
+func (s *Store) putStream(ctx context.Context, key string, body *storage.SizedReader, src io.Reader, size int64, opts storage.PutOptions) error {
 	if size == 0 {
 		// net/http sends no body for Content-Length 0 and so never reads
 		// it; check here that it is empty.
@@ -65,7 +140,7 @@ func (s *Store) putStream(ctx context.Context, key string, body *storage.SizedRe
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:             &s.bucket,
 		Key:                &key,
-		Body:               body,
+		Body:               src,
 		ContentLength:      aws.Int64(size),
 		ContentType:        nonEmpty(opts.ContentType),
 		ContentDisposition: nonEmpty(opts.ContentDisposition),
@@ -86,8 +161,10 @@ func (s *Store) putStream(ctx context.Context, key string, body *storage.SizedRe
 	return err
 }
 
-// putBuffered sends body through the transfermanager in PartSize chunks.
-func (s *Store) putBuffered(ctx context.Context, key string, body io.Reader, size int64, opts storage.PutOptions) error {
+// putParts sends body through the transfermanager in PartSize chunks: a
+// multipart upload, or one PutObject when a body of unknown size turns out
+// to fit in one part.
+func (s *Store) putParts(ctx context.Context, key string, body io.Reader, size int64, opts storage.PutOptions) error {
 	in := &transfermanager.UploadObjectInput{
 		Bucket:             &s.bucket,
 		Key:                &key,

@@ -2,9 +2,12 @@
 // (MinIO, R2, B2, versitygw, ...) on aws-sdk-go-v2.
 //
 // On AWS, objects of known size up to 5 GiB go up in one streamed
-// PutObject; everything else goes through feature/s3/transfermanager in
-// fixed-size parts held in memory. Put explains why S3-compatible servers
-// do not get the streamed path.
+// PutObject. On S3-compatible servers an object of known size up to one
+// part is one PutObject from memory, signed with its SHA-256, which the
+// driver computes once and returns (storage.HashingPutter); everything else
+// goes through feature/s3/transfermanager in fixed-size parts held in
+// memory. Put explains why S3-compatible servers do not get the streamed
+// path.
 package s3
 
 import (
@@ -67,6 +70,8 @@ type Store struct {
 	client   *s3.Client
 	uploader *transfermanager.Client
 	presign  *s3.PresignClient
+	bufs     *storage.PartBuffers // for putSigned
+	partSize int64
 	bucket   string
 	server   string // for error messages: the endpoint, or "AWS S3"
 	// streamPut sends objects of known size as one unbuffered PutObject.
@@ -133,6 +138,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		client:    client,
 		uploader:  uploader,
 		presign:   s3.NewPresignClient(client),
+		bufs:      storage.NewPartBuffers(partSize),
+		partSize:  partSize,
 		bucket:    cfg.Bucket,
 		server:    cfg.Endpoint,
 		streamPut: !custom,
@@ -171,6 +178,7 @@ func newUploader(client *s3.Client, partSize int64, custom bool) *transfermanage
 func (s *Store) Location() string { return "s3://" + s.bucket }
 
 var (
-	_ storage.Store     = (*Store)(nil)
-	_ storage.Presigner = (*Store)(nil)
+	_ storage.Store         = (*Store)(nil)
+	_ storage.Presigner     = (*Store)(nil)
+	_ storage.HashingPutter = (*Store)(nil)
 )

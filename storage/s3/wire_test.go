@@ -83,6 +83,8 @@ func fakeStore(srv *httptest.Server, checksum aws.RequestChecksumCalculation, st
 	return &Store{
 		client:    client,
 		uploader:  newUploader(client, MinPartSize, checksum == aws.RequestChecksumCalculationWhenRequired),
+		bufs:      storage.NewPartBuffers(MinPartSize),
+		partSize:  MinPartSize,
 		bucket:    "bucket",
 		server:    srv.URL,
 		streamPut: stream,
@@ -161,19 +163,24 @@ func TestStreamedPutDoesNotBuffer(t *testing.T) {
 
 // TestBufferedPutSignsPayload pins why custom endpoints get the buffered
 // path: the request carries the payload's sha256 in its signature, so a
-// server cannot mistake a truncated body for the object.
+// server cannot mistake a truncated body for the object. It is the digest
+// PutSHA256 returns: one hash serves the signature and the caller.
 func TestBufferedPutSignsPayload(t *testing.T) {
 	fake := newFakeS3()
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	s := fakeStore(srv, aws.RequestChecksumCalculationWhenRequired, false)
 	const size = 1000
-	if err := s.Put(t.Context(), "k", storagetest.Payload(1, size), size, storage.PutOptions{}); err != nil {
-		t.Fatalf("Put: %v", err)
+	res, err := s.PutSHA256(t.Context(), "k", storagetest.Payload(1, size), size, storage.PutOptions{})
+	if err != nil {
+		t.Fatalf("PutSHA256: %v", err)
 	}
 	h, body := fake.sent()
 	sum := sha256.Sum256(body)
 	if got, want := h.Get("X-Amz-Content-Sha256"), hex.EncodeToString(sum[:]); got != want || len(body) != size {
 		t.Errorf("X-Amz-Content-Sha256 = %q for %d bytes, want %q (the body's sha256)", got, len(body), want)
+	}
+	if res.SHA256 != sum || !res.Verified {
+		t.Errorf("PutSHA256 = %x (verified %v), want %x, verified", res.SHA256, res.Verified, sum)
 	}
 }

@@ -1,0 +1,80 @@
+package minio
+
+import (
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/reelvault/reelvault/storage"
+	"github.com/reelvault/reelvault/storage/storagetest"
+)
+
+func TestHashingConformance(t *testing.T) {
+	storagetest.RunHashing(t, func(t *testing.T) storage.Store { return newTestStore(t) })
+}
+
+// TestPutSHA256Verified pins which uploads the server checks against the
+// returned digest: a known size up to one part goes up signed with it; a
+// larger one streams, signed chunk by chunk, and an unknown size is a
+// multipart upload.
+func TestPutSHA256Verified(t *testing.T) {
+	s := newTestStore(t)
+	tests := []struct {
+		name         string
+		size         int64 // of the payload
+		declared     int64
+		wantVerified bool
+	}{
+		{"small known size", 1000, 1000, true},
+		{"one part known size", MinPartSize, MinPartSize, true},
+		{"small unknown size", 1000, -1, false},
+		{"streamed known size", MinPartSize + 1, MinPartSize + 1, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := s.PutSHA256(t.Context(), "verified/"+tt.name, storagetest.Payload(uint64(i), tt.size), tt.declared, storage.PutOptions{})
+			if err != nil {
+				t.Fatalf("PutSHA256: %v", err)
+			}
+			if res.Verified != tt.wantVerified {
+				t.Errorf("Verified = %v, want %v", res.Verified, tt.wantVerified)
+			}
+			if got, want := hex.EncodeToString(res.SHA256[:]), storagetest.PayloadSHA256(t, uint64(i), tt.size); got != want {
+				t.Errorf("sha256 = %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestVerifiedPutRefusesDamagedBody sends verified uploads through a proxy
+// that flips one bit of every PUT body: the server must refuse them, and no
+// object may appear, or Verified would be a claim nobody checked.
+func TestVerifiedPutRefusesDamagedBody(t *testing.T) {
+	env := storagetest.S3Server(t)
+	bucket := storagetest.NewBucket(t, env)
+	direct, err := New(t.Context(), testConfig(env, bucket))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	proxyURL, damaged := storagetest.CorruptingProxy(t, env.Endpoint)
+	cfg := testConfig(env, bucket)
+	cfg.Endpoint = strings.TrimPrefix(proxyURL, "http://")
+	viaProxy, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("New via proxy: %v", err)
+	}
+	for i, size := range []int64{1000, MinPartSize} {
+		key := "damaged/" + hex.EncodeToString([]byte{byte(i)})
+		before := damaged.Load()
+		res, err := viaProxy.PutSHA256(t.Context(), key, storagetest.Payload(uint64(i), size), size, storage.PutOptions{})
+		if damaged.Load() == before {
+			t.Fatalf("size %d: the proxy damaged no body (PutSHA256 = %+v, %v)", size, res, err)
+		}
+		if err == nil {
+			t.Errorf("size %d: PutSHA256 of a damaged body succeeded (Verified %v)", size, res.Verified)
+		}
+		if _, err := direct.Stat(t.Context(), key); err == nil {
+			t.Errorf("size %d: an object exists after the server was sent a damaged body", size)
+		}
+	}
+}
