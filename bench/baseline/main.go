@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -26,10 +27,31 @@ import (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	stop := startProfile(os.Getenv("BENCH_BASELINE_CPUPROFILE"))
+	err := run(context.Background())
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}
+}
+
+// startProfile writes a CPU profile to path ("%p" replaced by the process
+// id) until the returned function is called; an empty path does nothing.
+// For comparing profiles with reelvault's (bench/README.md, Profiling).
+func startProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid())))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baseline: cpu profile:", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }
 }
 
 func run(ctx context.Context) error {

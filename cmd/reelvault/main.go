@@ -17,9 +17,11 @@ import (
 )
 
 func main() {
+	stopProfiles := startProfiles()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()
+	stopProfiles()
 	if err != nil {
 		reportError(os.Stderr, err)
 	}
