@@ -61,7 +61,7 @@ func (tr *tree) chooseLayout() error {
 		tr.escapeCase = true
 		return nil
 	case !isNotExist(err):
-		return tr.fail("open root", "", fmt.Errorf("read %s: %w", layoutName, err))
+		return classify(fmt.Errorf("fs: root %s: read %s: %w", tr.root, layoutName, err))
 	}
 	folds, err := tr.foldsCase()
 	if err != nil {

@@ -154,6 +154,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	name := tr.name(key)
 	dir := filepath.Dir(name)
 	if err := tr.dir.MkdirAll(dir, dirMode); err != nil {
+		if errors.Is(err, syscall.EEXIST) {
+			// os.Root says EEXIST where os.MkdirAll says ENOTDIR: a file
+			// stands where the key needs a directory, which no retry fixes.
+			err = fmt.Errorf("%w: %w", syscall.ENOTDIR, err)
+		}
 		return tr.fail("put", key, fmt.Errorf("create directory: %w", err))
 	}
 	tr.removeLeftovers(dir, name)
@@ -186,6 +191,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return tr.fail("put", key, err)
 	}
 	if err := tr.dir.Rename(tmp, name); err != nil {
+		if errors.Is(err, syscall.EEXIST) {
+			// Go's rename refuses to replace a directory with EEXIST: a
+			// directory stands where the object must be.
+			err = fmt.Errorf("%w: %w", syscall.EISDIR, err)
+		}
 		return tr.fail("put", key, err)
 	}
 	if err := tr.syncDir(dir); err != nil {

@@ -204,3 +204,23 @@ func TestRootIsResolvedPerOperation(t *testing.T) {
 		t.Errorf("Stat of an object in the moved-away directory = %v, want ErrNotExist", err)
 	}
 }
+
+// A file where a key needs a directory (the object "a" and the key "a/b",
+// at any depth), or a directory where the object must be, is a permanent
+// refusal, as no retry can fix it.
+func TestPutWhereAFileStandsForAFolder(t *testing.T) {
+	s := newTestStore(t)
+	if err := s.Put(t.Context(), "day/a", strings.NewReader("x"), 1, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"day/a/result.mp4", "day/a/deeper/result.mp4"} {
+		err := s.Put(t.Context(), key, strings.NewReader("video"), 5, storage.PutOptions{})
+		if err == nil || !retry.IsPermanent(err) || !errors.Is(err, syscall.ENOTDIR) {
+			t.Errorf("Put(%q) = %v; want a permanent not-a-directory error", key, err)
+		}
+	}
+	err := s.Put(t.Context(), "day", strings.NewReader("video"), 5, storage.PutOptions{})
+	if err == nil || !retry.IsPermanent(err) || !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("Put(%q), a directory = %v; want a permanent is-a-directory error", "day", err)
+	}
+}
