@@ -90,20 +90,18 @@ type origin struct {
 }
 
 // startSimulator serves a simulator on a free loopback port. Tasks created
-// on it are finished at once (every phase skipped) unless runFor is set.
-func startSimulator(videoBytes int64, runFor time.Duration) (*origin, error) {
+// on it are finished at once (every phase skipped). bytesPerSec > 0 limits
+// every video download to that rate (throttleMedia).
+func startSimulator(videoBytes, bytesPerSec int64) (*origin, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	if runFor == 0 {
-		runFor = -1
-	}
 	sim := simulator.New(simulator.Config{
-		Seed: 1, NotStartFor: -1, QueuedFor: -1, RunFor: runFor, URLTTL: 24 * time.Hour,
+		Seed: 1, NotStartFor: -1, QueuedFor: -1, RunFor: -1, URLTTL: 24 * time.Hour,
 		FailureRate: -1, SuperResolutionRate: -1, VideoBytes: videoBytes,
 	})
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: throttleMedia(sim, bytesPerSec), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return &origin{sim: sim, url: "http://" + ln.Addr().String(), stop: func() { srv.Close() }}, nil
 }

@@ -34,8 +34,11 @@ type options struct {
 	bigBytes            int64 // big video size
 	concurrency         int
 	partSize            int64
-	pollTasks           int // tracked unfinished tasks
-	pollWarmup, polls   int // polls not measured, then measured
+	netVideos           int   // network-bound: videos per run
+	netConcurrency      int   // network-bound: downloads at once
+	netRate             int64 // network-bound: bytes per second per download
+	pollTasks           int   // tracked unfinished tasks
+	pollWarmup, polls   int   // polls not measured, then measured
 	goBench             bool
 	quick               bool
 	only                string // comma-separated sections, empty = all
@@ -52,16 +55,18 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results.md", "markdown results file")
 	flag.IntVar(&o.runs, "runs", 3, "runs of every measurement (the median is reported)")
 	flag.BoolVar(&o.goBench, "gobench", true, "also run the Go micro-benchmarks and the catalog-scale benchmarks")
-	flag.StringVar(&o.only, "only", "", "run only these sections: throughput,big,polls,gobench")
+	flag.StringVar(&o.only, "only", "", "run only these sections: throughput,big,network,polls,gobench")
+	flag.Int64Var(&o.netRate, "net-rate", 8<<20, "network-bound case: bytes per second per download")
 	wrap := flag.String("wrap", "", "prefix every reelvault command with this (profiling only; the figures are then wrong)")
 	flag.Parse()
 	o.wrap = strings.Fields(*wrap)
 	o.quick = os.Getenv("BENCH_QUICK") == "1"
 	o.videos, o.videoBytes, o.bigBytes = 200, 8<<20, 2<<30
 	o.concurrency, o.partSize = 4, 16<<20
+	o.netVideos, o.netConcurrency = 64, 8
 	o.pollTasks, o.pollWarmup, o.polls = 100_000, 500, 5000
 	if o.quick {
-		o.videos, o.bigBytes, o.polls = 40, 256<<20, 2000
+		o.videos, o.bigBytes, o.polls, o.netVideos = 40, 256<<20, 2000, 32
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -94,14 +99,24 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	if want("throughput") {
 		log.Info("throughput", "videos", o.videos, "bytes", o.videoBytes, "runs", o.runs)
-		if r.throughput, err = benchTransfers(ctx, o, env, log, o.videos, o.videoBytes); err != nil {
+		sc := scenario{videos: o.videos, videoBytes: o.videoBytes, concurrency: o.concurrency}
+		if r.throughput, err = benchTransfers(ctx, o, env, log, sc); err != nil {
 			return fmt.Errorf("throughput: %w", err)
 		}
 	}
 	if want("big") {
 		log.Info("big video", "bytes", o.bigBytes, "runs", o.runs)
-		if r.big, err = benchTransfers(ctx, o, env, log, 1, o.bigBytes); err != nil {
+		sc := scenario{videos: 1, videoBytes: o.bigBytes, concurrency: o.concurrency}
+		if r.big, err = benchTransfers(ctx, o, env, log, sc); err != nil {
 			return fmt.Errorf("big video: %w", err)
+		}
+	}
+	if want("network") {
+		sc := scenario{videos: o.netVideos, videoBytes: o.videoBytes, concurrency: o.netConcurrency, bytesPerSec: o.netRate}
+		log.Info("network-bound", "videos", sc.videos, "bytes", sc.videoBytes, "concurrency", sc.concurrency,
+			"bytes_per_sec", sc.bytesPerSec, "runs", o.runs)
+		if r.network, err = benchTransfers(ctx, o, env, log, sc); err != nil {
+			return fmt.Errorf("network-bound: %w", err)
 		}
 	}
 	if want("polls") {

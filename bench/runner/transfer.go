@@ -26,10 +26,18 @@ func (f *transferFigures) add(u usage, videos int, bytes int64) {
 	f.rssMiB = append(f.rssMiB, float64(u.maxRSS)/(1<<20))
 }
 
-// transferResult is one scenario (throughput or big video) on both drivers.
-type transferResult struct {
+// scenario is one transfer workload.
+type scenario struct {
 	videos      int
 	videoBytes  int64
+	concurrency int   // archive.concurrency, and the baseline's errgroup
+	bytesPerSec int64 // per-download limit at the origin; 0 = none
+}
+
+// transferResult is one scenario (throughput, big video, network-bound) on
+// both drivers.
+type transferResult struct {
+	scenario
 	reelvault   map[string]*transferFigures // by driver
 	baseline    map[string]*transferFigures
 	ratio       map[string]series // reelvault MiB/s / baseline MiB/s, paired per run
@@ -38,18 +46,20 @@ type transferResult struct {
 
 var drivers = []string{"s3", "minio"}
 
-// benchTransfers moves videos videos of videoBytes each, runs times, with
-// reelvault and with the baseline, into each driver. The two programs run
-// back to back on the same driver in every round, alternating which goes
+// benchTransfers moves sc.videos videos of sc.videoBytes each, runs times,
+// with reelvault and with the baseline, into each driver. The two programs
+// run back to back on the same driver in every round, alternating which goes
 // first, so that a burst of load from the machine's other tenants hits both
 // alike; the ratio is taken per round.
-func benchTransfers(ctx context.Context, o options, env s3Env, log *slog.Logger, videos int, videoBytes int64) (*transferResult, error) {
-	org, err := startSimulator(videoBytes, 0)
+func benchTransfers(ctx context.Context, o options, env s3Env, log *slog.Logger, sc scenario) (*transferResult, error) {
+	videos, videoBytes := sc.videos, sc.videoBytes
+	o.concurrency = sc.concurrency
+	org, err := startSimulator(videoBytes, sc.bytesPerSec)
 	if err != nil {
 		return nil, err
 	}
 	defer org.stop()
-	res := &transferResult{videos: videos, videoBytes: videoBytes, reelvault: map[string]*transferFigures{},
+	res := &transferResult{scenario: sc, reelvault: map[string]*transferFigures{},
 		baseline: map[string]*transferFigures{}, ratio: map[string]series{}}
 	for _, d := range drivers {
 		res.reelvault[d], res.baseline[d] = &transferFigures{}, &transferFigures{}
