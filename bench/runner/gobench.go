@@ -12,11 +12,14 @@ import (
 	"strings"
 )
 
-// microBenchmarks are the hot-path benchmarks of issue 6, by package.
+// microBenchmarks are the hot-path benchmarks of issues 6 and 11, by package.
 var microBenchmarks = []struct{ pkg, pattern string }{
 	{"./gateway", "^(BenchmarkDecode|BenchmarkRedactReply)$"},
 	{"./archiver", "^(BenchmarkFetch|BenchmarkVerifier)$"},
 	{"./catalog", "^(BenchmarkDuePolls100k|BenchmarkProgress100k|BenchmarkNextPoll100k)$"},
+	// Per request and per byte of each SDK driver, against the S3 server.
+	{"./storage/s3", "^BenchmarkS3(Put3KiB|Put8MiB|Stat)$"},
+	{"./storage/minio", "^BenchmarkMinio(Put3KiB|Put8MiB|Stat)$"},
 }
 
 // catalogScaleFile holds the 1,000,000-task catalog benchmarks of issue 4,

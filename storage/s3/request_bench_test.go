@@ -1,0 +1,29 @@
+package s3
+
+import (
+	"testing"
+
+	"github.com/reelvault/reelvault/storage/storagetest"
+)
+
+// The driver's cost per request and per byte against the test server (run
+// under scripts/with-s3.sh): a task.json, a video of one part (the default
+// 16 MiB parts, as reelvault runs), and a Stat.
+
+func BenchmarkS3Put3KiB(b *testing.B) { storagetest.BenchPut(b, newBenchStore(b), 3<<10) }
+
+func BenchmarkS3Put8MiB(b *testing.B) { storagetest.BenchPut(b, newBenchStore(b), 8<<20) }
+
+func BenchmarkS3Stat(b *testing.B) { storagetest.BenchStat(b, newBenchStore(b)) }
+
+func newBenchStore(b *testing.B) *Store {
+	b.Helper()
+	env := storagetest.S3Server(b)
+	cfg := testConfig(env, storagetest.NewBucket(b, env))
+	cfg.PartSize = DefaultPartSize
+	s, err := New(b.Context(), cfg)
+	if err != nil {
+		b.Fatalf("New: %v", err)
+	}
+	return s
+}
