@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -14,6 +16,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/reelvault/reelvault/storage"
@@ -47,8 +50,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 
 // PutSHA256 implements storage.HashingPutter. On a custom endpoint a body of
 // known size up to PartSize is verified by the server (the signed payload
-// hash is the digest returned); a multipart upload, and the streamed
-// PutObject on AWS, hash the bytes as the SDK reads them.
+// hash is the digest returned). On AWS the streamed PutObject carries a
+// trailing x-amz-checksum-sha256 instead of the default CRC32, which S3
+// checks: one hash, verified. A multipart upload hashes the bytes as the SDK
+// reads them.
 func (s *Store) PutSHA256(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (storage.PutResult, error) {
 	return s.put(ctx, key, r, size, opts, true)
 }
@@ -60,19 +65,18 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 	if !s.streamPut && size >= 0 && size <= s.partSize {
 		res, err = s.putSigned(ctx, key, body, size, opts)
 	} else {
-		var src io.Reader = body
-		var h hash.Hash
-		if wantSum {
-			h = sha256.New()
-			src = io.TeeReader(body, h)
-		}
 		if s.streamPut && size >= 0 && size <= maxSinglePut {
-			err = s.putStream(ctx, key, body, src, size, opts)
+			res, err = s.putStream(ctx, key, body, size, opts, wantSum)
 		} else {
-			err = s.putParts(ctx, key, src, size, opts)
-		}
-		if h != nil {
-			h.Sum(res.SHA256[:0])
+			var src io.Reader = body
+			var h hash.Hash
+			if wantSum {
+				h = sha256.New()
+				src = io.TeeReader(body, h)
+			}
+			if err = s.putParts(ctx, key, src, size, opts); h != nil {
+				h.Sum(res.SHA256[:0])
+			}
 		}
 	}
 	if err == nil {
@@ -127,20 +131,26 @@ func withPayloadHash(hash string) func(*middleware.Stack) error {
 // payload hash (aws/signer/v4 computePayloadHashMiddlewareID, unexported).
 const payloadHashStep = "ComputePayloadHash"
 
-// putStream sends src, which reads body, as one PutObject without
-// buffering it.
-func (s *Store) putStream(ctx context.Context, key string, body *storage.SizedReader, src io.Reader, size int64, opts storage.PutOptions) error {
+// putStream sends body as one PutObject without buffering it. With
+// wantSum the SDK's trailing checksum is SHA-256, and its value, which S3
+// verified, is the digest returned.
+func (s *Store) putStream(ctx context.Context, key string, body *storage.SizedReader, size int64, opts storage.PutOptions, wantSum bool) (storage.PutResult, error) {
 	if size == 0 {
 		// net/http sends no body for Content-Length 0 and so never reads
 		// it; check here that it is empty.
 		if _, err := body.Read(nil); err != io.EOF {
-			return err
+			return storage.PutResult{}, err
 		}
 	}
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	var algorithm types.ChecksumAlgorithm
+	if wantSum {
+		algorithm = types.ChecksumAlgorithmSha256
+	}
+	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:             &s.bucket,
 		Key:                &key,
-		Body:               src,
+		Body:               body,
+		ChecksumAlgorithm:  algorithm,
 		ContentLength:      aws.Int64(size),
 		ContentType:        nonEmpty(opts.ContentType),
 		ContentDisposition: nonEmpty(opts.ContentDisposition),
@@ -151,14 +161,36 @@ func (s *Store) putStream(ctx context.Context, key string, body *storage.SizedRe
 		// reading the body and seeking back; a stream cannot seek, and over
 		// plain http the SDK fails with "unseekable stream is not supported
 		// without TLS". UNSIGNED-PAYLOAD skips the hash; over https the
-		// SDK's default trailing CRC32 still covers the bytes.
+		// SDK's trailing checksum (CRC32 by default, SHA-256 for
+		// PutSHA256) still covers the bytes.
 		s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware),
 		// A retry would have to rewind the stream, which fails and hides
 		// the real error behind "failed to rewind transport stream".
 		// Retrying the whole Put is the caller's decision.
 		func(o *s3.Options) { o.RetryMaxAttempts = 1 },
 	)
-	return err
+	if err != nil || !wantSum {
+		return storage.PutResult{}, err
+	}
+	return sentSHA256(out.ResultMetadata)
+}
+
+// sentSHA256 is the SHA-256 checksum the SDK computed over the body it sent
+// and that S3 accepted.
+func sentSHA256(md middleware.Metadata) (storage.PutResult, error) {
+	var res storage.PutResult
+	sums, _ := s3.GetComputedInputChecksumsMetadata(md)
+	b64, ok := sums.ComputedChecksums[string(types.ChecksumAlgorithmSha256)]
+	if !ok {
+		return res, errors.New("the SDK computed no SHA-256 checksum of the body")
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != len(res.SHA256) {
+		return res, fmt.Errorf("the SDK's SHA-256 checksum %q is not one", b64)
+	}
+	copy(res.SHA256[:], b)
+	res.Verified = true
+	return res, nil
 }
 
 // putParts sends body through the transfermanager in PartSize chunks: a

@@ -5,7 +5,9 @@ package s3
 // real server would accept either way.
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +31,7 @@ type fakeS3 struct {
 	mu     sync.Mutex
 	header http.Header
 	body   []byte // the first 64 KiB, enough to hash small bodies
+	tail   []byte // the last 256 bytes, where an aws-chunked trailer is
 }
 
 func newFakeS3() *fakeS3 { return &fakeS3{firstMiB: make(chan struct{})} }
@@ -50,6 +53,8 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(f.body) < 64<<10 {
 			f.body = append(f.body, buf[:m]...)
 		}
+		f.tail = append(f.tail, buf[:m]...)
+		f.tail = f.tail[max(0, len(f.tail)-256):]
 		f.mu.Unlock()
 		if n += int64(m); n >= storagetest.MiB {
 			once.Do(func() { close(f.firstMiB) })
@@ -182,5 +187,37 @@ func TestBufferedPutSignsPayload(t *testing.T) {
 	}
 	if res.SHA256 != sum || !res.Verified {
 		t.Errorf("PutSHA256 = %x (verified %v), want %x, verified", res.SHA256, res.Verified, sum)
+	}
+}
+
+// TestStreamedPutSHA256Trailer pins PutSHA256 on AWS's streamed path: the
+// trailing checksum is SHA-256 rather than CRC32, the only hash of the body,
+// and the digest returned is the one in the trailer, which S3 checks.
+func TestStreamedPutSHA256Trailer(t *testing.T) {
+	fake := newFakeS3()
+	srv := httptest.NewTLSServer(fake)
+	defer srv.Close()
+	s := fakeStore(srv, aws.RequestChecksumCalculationWhenSupported, true)
+	const size = 3 * storagetest.MiB
+	res, err := s.PutSHA256(t.Context(), "k", storagetest.Payload(1, size), size, storage.PutOptions{})
+	if err != nil {
+		t.Fatalf("PutSHA256: %v", err)
+	}
+	want, err := hex.DecodeString(storagetest.PayloadSHA256(t, 1, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := fake.sent()
+	fake.mu.Lock()
+	tail := string(fake.tail)
+	fake.mu.Unlock()
+	if got := h.Get("X-Amz-Trailer"); got != "x-amz-checksum-sha256" {
+		t.Errorf("X-Amz-Trailer = %q, want x-amz-checksum-sha256", got)
+	}
+	if line := "x-amz-checksum-sha256:" + base64.StdEncoding.EncodeToString(want); !strings.Contains(tail, line) {
+		t.Errorf("body ends %q, want the trailer %q", tail, line)
+	}
+	if !bytes.Equal(res.SHA256[:], want) || !res.Verified {
+		t.Errorf("PutSHA256 = %x (verified %v), want %x (the payload's), verified", res.SHA256, res.Verified, want)
 	}
 }
