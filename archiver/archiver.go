@@ -304,7 +304,7 @@ func (a *Archiver) supervise(ctx context.Context, cancel context.CancelCauseFunc
 		}
 		n, streak := h.failed(err)
 		wait := a.opts.LoopBackoff.Delay(streak, err)
-		a.log.Error(h.name+" loop stopped on an error; restarting it", "loop", h.name, "err", err,
+		a.log.Error("loop stopped on an error; restarting it", "loop", h.name, "err", err,
 			"restarts", n, "retry_in", wait.Round(time.Millisecond))
 		sleep(ctx, wait, nil)
 	}

@@ -117,7 +117,7 @@ func TestCatalogLockedByAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(locked)
-	f.waitFor("the poll loop's restart logged", func() bool { return f.countLogs("poll loop stopped on an error", "locked") > 0 })
+	f.waitFor("the poll loop's restart logged", func() bool { return f.countLogs("loop stopped on an error", "loop=poll", "locked") > 0 })
 	if err := a.LoopsHealthy(); err == nil || !strings.Contains(err.Error(), "poll loop") {
 		t.Errorf("LoopsHealthy = %v while the catalog is locked, want the poll loop's error", err)
 	}

@@ -193,7 +193,8 @@ func (a *Archiver) objectRefused(ctx context.Context, err error) bool {
 	}
 	key := a.opts.Prefix + "reelvault-write-probe-" + rand.Text()
 	body := []byte("reelvault write probe: safe to delete\n")
-	if perr := a.store.Put(ctx, key, bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: "text/plain"}); perr != nil {
+	perr := a.store.Put(ctx, key, bytes.NewReader(body), int64(len(body)), storage.PutOptions{ContentType: "text/plain"})
+	if perr != nil {
 		a.log.Error("the storage refuses a probe object too", "key", key, "err", perr)
 		return false
 	}

@@ -182,7 +182,7 @@ func TestDaemonSurvivesALockedCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(locked)
-	waitLogged(t, d, "poll loop stopped on an error")
+	waitLogged(t, d, `msg="loop stopped on an error; restarting it" loop=poll`)
 	code, body := request(t, "GET", d.url+"/readyz", "", "")
 	var ready struct {
 		Checks map[string]string `json:"checks"`
