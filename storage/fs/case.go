@@ -137,7 +137,7 @@ func (tr *tree) holdsNoObject() (bool, error) {
 // writeLayout records the escaped layout, atomically: a crash leaves either
 // no layout file (and an empty root, probed again) or the whole file.
 func (tr *tree) writeLayout() error {
-	tmp, err := tr.writeTemp(".", layoutName, strings.NewReader(layoutText), int64(len(layoutText)))
+	tmp, err := tr.writeTemp(".", layoutName, strings.NewReader(layoutText), int64(len(layoutText)), nil)
 	if err != nil {
 		return err
 	}

@@ -175,6 +175,24 @@ func TestCaseInsensitiveFilesystem(t *testing.T) {
 				t.Errorf("Open(%q) = %q: another task's video", k, got)
 			}
 		}
+		// Attributes too keep apart, wherever this filesystem keeps them.
+		// (exFAT keeps no extended attributes: the hidden folder, here.)
+		attrsOf := func(k string) storage.PutOptions {
+			return storage.PutOptions{ContentType: "video/mp4", Metadata: map[string]string{"key": k}}
+		}
+		for _, k := range keys {
+			body := "video of " + k
+			if err := s.Put(t.Context(), k, strings.NewReader(body), int64(len(body)), attrsOf(k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, k := range keys {
+			assertAttrs(t, s, k, attrsOf(k))
+			_, inXattr := storedXattr(t, filepath.Join(root, s.name(k)))
+			if inHidden := exists(t, filepath.Join(root, hiddenMetaPath(s.name(k)))); inXattr == inHidden {
+				t.Errorf("%s: attributes in the extended attribute %v, in the hidden folder %v; want exactly one", k, inXattr, inHidden)
+			}
+		}
 		if got := listKeys(t, s, "2026/"); !slices.Equal(got, slices.Sorted(slices.Values(keys))) {
 			t.Errorf("List = %q, want %q", got, keys)
 		}

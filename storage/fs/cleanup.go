@@ -21,9 +21,10 @@ const StaleAfter = time.Hour
 
 // AbortIncompleteUploads implements storage.UploadAborter for a directory
 // tree: it removes the temp files a crashed Put left in directories under
-// prefix, and the sidecars left without their data file (a crash between
-// the two renames of Put), when older than StaleAfter. It returns how many
-// files it removed.
+// prefix and in their mirror in the hidden folder, and the attribute files
+// left without their data file (a crash between the two renames of Put,
+// or within Delete), when older than StaleAfter. It returns how many files
+// it removed.
 //
 // Only directories at or below the directory part of prefix are searched:
 // prefix "reels/2026/" searches "reels/2026", prefix "reels/x" searches
@@ -47,49 +48,80 @@ func (s *Store) AbortIncompleteUploads(ctx context.Context, prefix string) (int,
 		return 0, err
 	}
 	defer tr.close()
-	cutoff := time.Now().Add(-StaleAfter)
-	removed := 0
-	// The walk goes through the root and, like List, never into a symlink:
-	// nothing outside the root is removed.
-	err = iofs.WalkDir(tr.dir.FS(), start, func(p string, d iofs.DirEntry, err error) error {
+	c := cleaner{tree: tr, ctx: ctx, cutoff: time.Now().Add(-StaleAfter)}
+	err = c.walk(start, false)
+	if err == nil {
+		err = c.walk(path.Join(filepath.ToSlash(metaDir), start), true)
+	}
+	if err != nil {
+		return c.removed, classify(fmt.Errorf("fs: clean up %q: %w", prefix, err))
+	}
+	return c.removed, nil
+}
+
+// cleaner is one AbortIncompleteUploads.
+type cleaner struct {
+	*tree
+	ctx     context.Context
+	cutoff  time.Time
+	removed int
+}
+
+// walk removes the stale leftovers under start (slash-separated, relative
+// to the root): in the object tree, or, with hidden, in the hidden folder.
+// The walk goes through the root and, like List, never into a symlink:
+// nothing outside the root is removed.
+func (c *cleaner) walk(start string, hidden bool) error {
+	return iofs.WalkDir(c.dir.FS(), start, func(p string, d iofs.DirEntry, err error) error {
 		if err != nil {
 			if isNotExist(err) {
 				return nil // nothing under prefix, or removed meanwhile
 			}
 			return err
 		}
-		if err := ctx.Err(); err != nil {
+		if err := c.ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() || !tr.leftover(filepath.FromSlash(p), d.Name()) {
+		if first, _, _ := strings.Cut(p, "/"); !hidden && strings.EqualFold(first, hiddenDir) {
+			if d.IsDir() {
+				return iofs.SkipDir // walked on its own, with its own rules
+			}
+			return nil
+		}
+		if d.IsDir() || !d.Type().IsRegular() || !c.leftover(filepath.FromSlash(p), d.Name(), hidden) {
 			return nil
 		}
 		fi, err := d.Info()
-		if err != nil || !fi.ModTime().Before(cutoff) {
+		if err != nil || !fi.ModTime().Before(c.cutoff) {
 			return nil // gone already, or maybe still being written
 		}
-		if err := tr.dir.Remove(filepath.FromSlash(p)); err != nil && !isNotExist(err) {
+		if err := c.dir.Remove(filepath.FromSlash(p)); err != nil && !isNotExist(err) {
 			return err
 		}
-		removed++
+		c.removed++
 		return nil
 	})
-	if err != nil {
-		return removed, classify(fmt.Errorf("fs: clean up %q: %w", prefix, err))
-	}
-	return removed, nil
 }
 
 // leftover reports whether the file at p (relative to the root) is debris
-// of an unfinished Put: a temp file, or a sidecar whose data file does not
-// exist.
-func (tr *tree) leftover(p, name string) bool {
+// of an unfinished Put or Delete: a temp file, or an attribute file whose
+// data file does not exist (a sidecar beside it, or, with hidden, a file
+// in the hidden folder).
+func (tr *tree) leftover(p, name string, hidden bool) bool {
 	if strings.HasPrefix(name, tmpPrefix) {
 		return true
 	}
 	if !strings.HasSuffix(name, metaSuffix) {
 		return false
 	}
-	_, err := tr.dir.Lstat(strings.TrimSuffix(p, metaSuffix))
+	data := strings.TrimSuffix(p, metaSuffix)
+	if hidden {
+		rel, err := filepath.Rel(metaDir, data)
+		if err != nil || !filepath.IsLocal(rel) {
+			return false
+		}
+		data = rel
+	}
+	_, err := tr.dir.Lstat(data)
 	return isNotExist(err)
 }

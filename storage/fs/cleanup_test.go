@@ -12,21 +12,24 @@ import (
 
 var _ storage.UploadAborter = (*Store)(nil)
 
-// A crashed Put leaves temp files and, between its two renames, a sidecar
-// without data. Cleanup removes old ones under the prefix and nothing else:
-// not fresh temp files (a Put may be writing them), not other prefixes, not
-// objects or their sidecars.
+// A crashed Put leaves temp files and, between its two renames, an
+// attribute file without data, in the object's folder (older versions) or
+// the hidden folder. Cleanup removes old ones under the prefix and nothing
+// else: not fresh temp files (a Put may be writing them), not other
+// prefixes, not objects or their attributes, wherever those are.
 func TestAbortIncompleteUploadsRemovesStaleLeftovers(t *testing.T) {
-	s := newTestStore(t)
+	s := newHiddenStore(t)
 	ctx := t.Context()
 	for _, key := range []string{"reels/2026/a/result.mp4", "other/b/result.mp4"} {
 		if err := s.Put(ctx, key, strings.NewReader("frames"), 6, storage.PutOptions{ContentType: "video/mp4"}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	writeOldObject(t, s.root, "reels/2026/old/result.mp4", "frames", oldVideoSidecar)
 	old := time.Now().Add(-2 * StaleAfter)
+	path := func(rel string) string { return filepath.Join(s.root, filepath.FromSlash(rel)) }
 	write := func(rel string, mtime time.Time) string {
-		p := filepath.Join(s.root, filepath.FromSlash(rel))
+		p := path(rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -38,34 +41,50 @@ func TestAbortIncompleteUploadsRemovesStaleLeftovers(t *testing.T) {
 		}
 		return p
 	}
+	hidden := ".reelvault/meta/"
 	staleTmp := write("reels/2026/a/"+tmpPrefix+"111", old)
 	staleDeep := write("reels/2026/c/"+tmpPrefix+"222", old)
 	lonelySidecar := write("reels/2026/c/original.mp4"+metaSuffix, old)
+	staleHiddenTmp := write(hidden+"reels/2026/a/"+tmpPrefix+"555", old)
+	lonelyHidden := write(hidden+"reels/2026/c/original.mp4"+metaSuffix, old)
 	freshTmp := write("reels/2026/a/"+tmpPrefix+"333", time.Now())
 	otherPrefix := write("other/b/"+tmpPrefix+"444", old)
-	// An old sidecar whose object exists is the object's attributes.
-	objSidecar := filepath.Join(s.root, "reels", "2026", "a", "result.mp4"+metaSuffix)
-	if err := os.Chtimes(objSidecar, old, old); err != nil {
-		t.Fatal(err)
+	otherHidden := write(hidden+"other/x/gone.mp4"+metaSuffix, old)
+	// Old attribute files whose object exists are the object's attributes.
+	objSidecar := path("reels/2026/old/result.mp4" + metaSuffix)
+	objHidden := path(hidden + "reels/2026/a/result.mp4" + metaSuffix)
+	for _, p := range []string{objSidecar, objHidden} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	n, err := s.AbortIncompleteUploads(ctx, "reels/")
-	if err != nil || n != 3 {
-		t.Fatalf("AbortIncompleteUploads(reels/) = %d, %v; want 3 removed", n, err)
+	if err != nil || n != 5 {
+		t.Fatalf("AbortIncompleteUploads(reels/) = %d, %v; want 5 removed", n, err)
 	}
-	for _, p := range []string{staleTmp, staleDeep, lonelySidecar} {
+	for _, p := range []string{staleTmp, staleDeep, lonelySidecar, staleHiddenTmp, lonelyHidden} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s: still there (%v), want removed", p, err)
 		}
 	}
-	for _, p := range []string{freshTmp, otherPrefix, objSidecar} {
+	for _, p := range []string{freshTmp, otherPrefix, otherHidden, objSidecar, objHidden} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s: %v, want it kept", p, err)
 		}
 	}
-	info, err := s.Stat(ctx, "reels/2026/a/result.mp4")
-	if err != nil || info.Size != 6 || info.ContentType != "video/mp4" {
-		t.Errorf("object after cleanup: %+v, %v; want it intact with its attributes", info, err)
+	for _, key := range []string{"reels/2026/a/result.mp4", "reels/2026/old/result.mp4"} {
+		info, err := s.Stat(ctx, key)
+		if err != nil || info.Size != 6 || info.ContentType != "video/mp4" {
+			t.Errorf("%s after cleanup: %+v, %v; want it intact with its attributes", key, info, err)
+		}
+	}
+	// From the top, the hidden folder is searched once, by its own rules.
+	if n, err := s.AbortIncompleteUploads(ctx, ""); err != nil || n != 2 {
+		t.Errorf("AbortIncompleteUploads(\"\") = %d, %v; want 2 removed (the other prefix's)", n, err)
+	}
+	if _, err := os.Stat(objHidden); err != nil {
+		t.Errorf("cleanup from the top removed a live attribute file: %v", err)
 	}
 	if n, err := s.AbortIncompleteUploads(ctx, "missing/"); err != nil || n != 0 {
 		t.Errorf("AbortIncompleteUploads(missing/) = %d, %v; want 0, nil", n, err)

@@ -1,5 +1,10 @@
 // Package fs is the storage driver for a local directory tree: one file per
-// key under a root, attributes in a JSON sidecar next to each file.
+// key under a root, and nothing else in sight. An object's attributes
+// (content type, disposition, metadata, tags) are in an extended attribute
+// of its file where the filesystem keeps them, else in one hidden folder at
+// the top of the root, .reelvault/meta; attrs.go says how, and how the
+// sidecar files of older archives (<name>.reelvault-meta.json beside each
+// object) are still read.
 //
 // Put is atomic through write-to-temp-then-rename in the destination
 // directory (same filesystem, so rename(2) is atomic), with fsyncs of the
@@ -19,7 +24,6 @@
 package fs
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -51,6 +55,10 @@ type Store struct {
 	// escapeCase is the escaped layout (case.go); plainFolding a root that
 	// folds case but keeps the plain layout of the objects it already held.
 	escapeCase, plainFolding bool
+	// noXattr stores attributes in the hidden folder even where the
+	// filesystem keeps extended attributes: set by tests only, to run the
+	// fallback on any machine.
+	noXattr bool
 }
 
 // tree is a Store bound to its root directory, opened as an os.Root for
@@ -124,24 +132,17 @@ func (s *Store) Path(key string) (string, error) {
 	return filepath.Join(s.root, s.name(key)), nil
 }
 
-// attrs is the sidecar content: everything PutOptions carries that a plain
-// file cannot hold.
-type attrs struct {
-	ContentType        string            `json:"content_type,omitempty"`
-	ContentDisposition string            `json:"content_disposition,omitempty"`
-	Metadata           map[string]string `json:"metadata,omitempty"`
-	Tags               map[string]string `json:"tags,omitempty"`
-}
-
 // Put implements storage.Store. The data goes to a temp file in the
-// destination directory; the sidecar is renamed into place before the data
-// file, so once the object is visible Stat already returns its attributes.
+// destination directory, with the attributes in its extended attribute, so
+// the rename makes both visible at once. Where that attribute cannot be
+// set, the attributes go to the hidden folder, renamed into place before
+// the data file, so once the object is visible Stat already returns them.
 //
-// Two narrow windows remain, both after every byte is safely on disk: if
-// the data rename fails, an old object keeps its data but shows the new
-// attributes; if the directory fsync fails, Put reports an error although
-// the object is visible (the rename may not survive a crash). A retry of
-// the Put repairs both.
+// Two narrow windows remain, both after every byte is safely on disk: on
+// the hidden-folder path, if the data rename fails, an old object keeps its
+// data but shows the new attributes; if a directory fsync fails, Put
+// reports an error although the object is visible (the rename may not
+// survive a crash). A retry of the Put repairs both.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (err error) {
 	if err := validateKey(key); err != nil {
 		return err
@@ -153,16 +154,20 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	defer tr.close()
 	name := tr.name(key)
 	dir := filepath.Dir(name)
-	if err := tr.dir.MkdirAll(dir, dirMode); err != nil {
-		if errors.Is(err, syscall.EEXIST) {
-			// os.Root says EEXIST where os.MkdirAll says ENOTDIR: a file
-			// stands where the key needs a directory, which no retry fixes.
-			err = fmt.Errorf("%w: %w", syscall.ENOTDIR, err)
-		}
-		return tr.fail("put", key, fmt.Errorf("create directory: %w", err))
+	if err := tr.mkdirAll(dir); err != nil {
+		return tr.fail("put", key, err)
+	}
+	// Always some attributes, "{}" at least: a new file without any would
+	// show an old object's hidden file or sidecar, if one was left.
+	meta, err := json.Marshal(attrs{opts.ContentType, opts.ContentDisposition, opts.Metadata, opts.Tags})
+	if err != nil {
+		return fmt.Errorf("fs: put %q: encode attributes: %w", key, err)
 	}
 	tr.removeLeftovers(dir, name)
-	tmp, err := tr.writeTemp(dir, name, ctxReader{ctx: ctx, r: r}, size)
+	inXattr := false
+	tmp, err := tr.writeTemp(dir, name, ctxReader{ctx: ctx, r: r}, size, func(f *os.File) {
+		inXattr = tr.setXattr(f, meta)
+	})
 	if err != nil {
 		return tr.fail("put", key, err)
 	}
@@ -171,24 +176,25 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 			tr.dir.Remove(tmp)
 		}
 	}()
-
-	meta, err := json.Marshal(attrs{opts.ContentType, opts.ContentDisposition, opts.Metadata, opts.Tags})
-	if err != nil {
-		return fmt.Errorf("fs: put %q: encode attributes: %w", key, err)
-	}
-	metaTmp, err := tr.writeTemp(dir, metaPath(name), bytes.NewReader(meta), int64(len(meta)))
-	if err != nil {
-		return tr.fail("put", key, fmt.Errorf("write attributes: %w", err))
+	metaTmp := ""
+	if !inXattr {
+		if metaTmp, err = tr.writeHidden(name, meta); err != nil {
+			return tr.fail("put", key, fmt.Errorf("write attributes: %w", err))
+		}
 	}
 	// Last chance to honour a cancellation: past the renames the object is
 	// committed and reporting ctx.Err() would be a lie.
 	if err := ctx.Err(); err != nil {
-		tr.dir.Remove(metaTmp)
+		if metaTmp != "" {
+			tr.dir.Remove(metaTmp)
+		}
 		return err
 	}
-	if err := tr.dir.Rename(metaTmp, metaPath(name)); err != nil {
-		tr.dir.Remove(metaTmp)
-		return tr.fail("put", key, err)
+	if metaTmp != "" {
+		if err := tr.dir.Rename(metaTmp, hiddenMetaPath(name)); err != nil {
+			tr.dir.Remove(metaTmp)
+			return tr.fail("put", key, fmt.Errorf("write attributes: %w", err))
+		}
 	}
 	if err := tr.dir.Rename(tmp, name); err != nil {
 		if errors.Is(err, syscall.EEXIST) {
@@ -201,15 +207,21 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := tr.syncDir(dir); err != nil {
 		return tr.fail("put", key, fmt.Errorf("sync directory: %w", err))
 	}
+	if metaTmp != "" {
+		if err := tr.syncDir(filepath.Dir(hiddenMetaPath(name))); err != nil {
+			return tr.fail("put", key, fmt.Errorf("sync directory: %w", err))
+		}
+	}
+	tr.dropSuperseded(name, inXattr)
 	return nil
 }
 
 // writeTemp copies r into a new temp file in dir (relative to the root),
-// checks it yielded exactly size bytes (when size >= 0), fsyncs and closes
-// it, and returns its name. On error nothing is left behind. dest, the
-// final name, names the file in errors: the temp name means nothing to
-// whoever reads the log.
-func (tr *tree) writeTemp(dir, dest string, r io.Reader, size int64) (name string, err error) {
+// checks it yielded exactly size bytes (when size >= 0), calls finish (if
+// not nil) on the file, fsyncs and closes it, and returns its name. On
+// error nothing is left behind. dest, the final name, names the file in
+// errors: the temp name means nothing to whoever reads the log.
+func (tr *tree) writeTemp(dir, dest string, r io.Reader, size int64, finish func(*os.File)) (name string, err error) {
 	f, tmp, err := tr.createTemp(dir, dest)
 	if err != nil {
 		return "", writeErr(filepath.Join(tr.root, dest), err)
@@ -231,6 +243,9 @@ func (tr *tree) writeTemp(dir, dest string, r io.Reader, size int64) (name strin
 		return "", fmt.Errorf("body ended after %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
 	case size >= 0 && n > size:
 		return "", fmt.Errorf("body has %d bytes, more than the declared %d", n, size)
+	}
+	if finish != nil {
+		finish(f)
 	}
 	if err := f.Sync(); err != nil {
 		return "", writeErr(filepath.Join(tr.root, dest), err)
@@ -291,29 +306,27 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.ObjectInfo, error
 	}
 	defer tr.close()
 	name := tr.name(key)
-	fi, err := tr.dir.Stat(name)
+	// The extended attribute is read from the open file, never by path:
+	// the file is the one os.Root let us reach. O_NONBLOCK, so a FIFO
+	// placed at the key cannot hang the open; it is no object anyway.
+	f, err := tr.dir.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return storage.ObjectInfo{}, tr.missing("stat", key, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.ObjectInfo{}, tr.fail("stat", key, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return storage.ObjectInfo{}, fmt.Errorf("fs: stat %q: not a file: %w", key, storage.ErrNotExist)
 	}
-	info := storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}
-	raw, err := tr.dir.ReadFile(metaPath(name))
-	switch {
-	case errors.Is(err, iofs.ErrNotExist):
-		// Placed by hand, not by Put: no attributes.
-	case err != nil:
-		return storage.ObjectInfo{}, tr.fail("stat", key, fmt.Errorf("read attributes: %w", err))
-	default:
-		var a attrs
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return storage.ObjectInfo{}, retry.Permanent(fmt.Errorf("fs: stat %q: corrupt attributes in %s: %w",
-				key, filepath.Join(tr.root, metaPath(name)), err))
-		}
-		info.ContentType, info.ContentDisposition, info.Metadata = a.ContentType, a.ContentDisposition, a.Metadata
+	a, err := tr.readAttrs(f, name)
+	if err != nil {
+		return storage.ObjectInfo{}, tr.fail("stat", key, err)
 	}
-	return info, nil
+	return storage.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime(),
+		ContentType: a.ContentType, ContentDisposition: a.ContentDisposition, Metadata: a.Metadata}, nil
 }
 
 // Open implements storage.Store. The file it returns is an io.ReadSeeker,
@@ -343,9 +356,11 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// Delete implements storage.Store. The data file goes first: a crash in
-// between leaves a stale sidecar that Stat never reads and the next Put
-// replaces.
+// Delete implements storage.Store. The data file goes first, and with it
+// an extended attribute; then the hidden attribute file and an old sidecar,
+// if there are any. A crash in between leaves a stale attribute file that
+// Stat never reads (there is no object) and that the next Put of the key,
+// or AbortIncompleteUploads, removes.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := validateKey(key); err != nil {
 		return err
@@ -358,7 +373,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	defer tr.close()
 	name := tr.name(key)
-	for _, p := range []string{name, metaPath(name)} {
+	for _, p := range []string{name, hiddenMetaPath(name), metaPath(name)} {
 		if err := tr.dir.Remove(p); err != nil && !isNotExist(err) {
 			return tr.fail("delete", key, err)
 		}
@@ -426,8 +441,9 @@ func tempStem(dest string) string {
 	return tmpPrefix + hex.EncodeToString(h[:8]) + "-"
 }
 
-// removeLeftovers deletes the temp files an earlier Put of the same key
-// left when its process was killed: the retry that follows a crash leaves
+// removeLeftovers deletes the temp files of name (and of its sidecar, as
+// older versions wrote) that an earlier Put of the same key left in dir
+// when its process was killed: the retry that follows a crash leaves
 // the directory clean. Puts of one key never run at once (the catalog lock
 // and the scheduler see to it), so any such file is dead.
 func (tr *tree) removeLeftovers(dir, name string) {

@@ -22,8 +22,21 @@ func newTestStore(t *testing.T) *Store {
 	return s
 }
 
+// The conformance suite, with the attributes where a user's Store keeps
+// them: on a filesystem with extended attributes (the temp dir's, usually),
+// there, and no hidden folder made.
 func TestConformance(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Store { return newTestStore(t) })
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		s := newTestStore(t)
+		if xattrsWork(t, s.root) == nil {
+			t.Cleanup(func() {
+				if _, err := os.Lstat(filepath.Join(s.root, hiddenDir)); err == nil {
+					t.Errorf("%s made on a filesystem that keeps extended attributes", hiddenDir)
+				}
+			})
+		}
+		return s
+	})
 }
 
 func TestRefusesEscapingKeys(t *testing.T) {
@@ -41,6 +54,9 @@ func TestRefusesEscapingKeys(t *testing.T) {
 		{"temp name", "a/.reelvault-tmp-123"},
 		{"sidecar name", "a/b.reelvault-meta.json"},
 		{"layout file", ".reelvault-layout"},
+		{"hidden folder", ".reelvault/meta/a.mp4"},
+		{"hidden folder in another case", ".ReelVault/x"},
+		{"hidden folder alone", ".reelvault"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +85,10 @@ func TestModes(t *testing.T) {
 	if err := s.Put(t.Context(), key, strings.NewReader("frames"), 6, storage.PutOptions{}); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
+	hidden := newHiddenStore(t)
+	if err := hidden.Put(t.Context(), key, strings.NewReader("frames"), 6, storage.PutOptions{}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
 	tests := []struct {
 		path string
 		want os.FileMode
@@ -77,7 +97,10 @@ func TestModes(t *testing.T) {
 		{filepath.Join(s.root, "2026"), 0o700},
 		{filepath.Join(s.root, "2026", "01"), 0o700},
 		{filepath.Join(s.root, s.name(key)), 0o600},
-		{metaPath(filepath.Join(s.root, s.name(key))), 0o600},
+		{filepath.Join(hidden.root, hiddenDir), 0o700},
+		{filepath.Join(hidden.root, metaDir), 0o700},
+		{filepath.Join(hidden.root, metaDir, "2026", "01"), 0o700},
+		{filepath.Join(hidden.root, hiddenMetaPath(hidden.name(key))), 0o600},
 	}
 	for _, tt := range tests {
 		fi, err := os.Stat(tt.path)

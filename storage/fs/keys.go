@@ -14,8 +14,9 @@ const (
 	// and of the case probe New writes. A crash leaves such files behind;
 	// List never reports them.
 	tmpPrefix = ".reelvault-tmp-"
-	// metaSuffix ends the sidecar holding an object's attributes, next to
-	// the data file: "<name>.reelvault-meta.json".
+	// metaSuffix ends the files holding an object's attributes where its
+	// filesystem keeps no extended attributes: in the hidden folder now,
+	// beside the data file in archives of older versions (attrs.go).
 	metaSuffix = ".reelvault-meta.json"
 	// layoutName is the file at the top of a root that records its layout
 	// (see case.go). No key segment may be named so.
@@ -29,8 +30,10 @@ var errInvalidKey = errors.New("invalid key")
 // validateKey refuses keys that could escape the root or alias another key
 // once mapped to a path: the caller validates keys too, but a filesystem
 // driver is where a bad key turns into a write outside the archive, so it
-// checks again. Names reserved for temp files, sidecars and the layout file
-// are refused so an object can never be mistaken for one of them.
+// checks again. Names reserved for temp files, sidecars, the layout file
+// and the hidden folder are refused so an object can never be mistaken for
+// one of them. The hidden folder's name is refused in any case: on a
+// filesystem that folds case, ".Reelvault" is the same folder.
 func validateKey(key string) error {
 	bad := func(why string) error {
 		return retry.Permanent(fmt.Errorf("fs: %w %q: %s", errInvalidKey, key, why))
@@ -44,6 +47,9 @@ func validateKey(key string) error {
 		return bad("contains a backslash")
 	case strings.HasPrefix(key, "/") || filepath.IsAbs(key):
 		return bad("absolute")
+	}
+	if first, _, _ := strings.Cut(key, "/"); strings.EqualFold(first, hiddenDir) {
+		return bad("first segment uses the reserved name " + hiddenDir)
 	}
 	for seg := range strings.SplitSeq(key, "/") {
 		switch {

@@ -51,7 +51,7 @@ func (tr *tree) listDir(ctx context.Context, dirKey, dir, prefix string, fn func
 	items := make([]item, 0, len(entries))
 	for _, e := range entries {
 		name := e.Name()
-		if isHidden(name) || !e.IsDir() && !e.Type().IsRegular() {
+		if isHidden(name) || !e.IsDir() && !e.Type().IsRegular() || dirKey == "" && strings.EqualFold(name, hiddenDir) {
 			continue
 		}
 		seg := name

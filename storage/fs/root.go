@@ -41,19 +41,23 @@ func (tr *tree) fail(op, key string, err error) error {
 	return classify(err)
 }
 
-// linkOut returns the first element of key's path (its directories, its
-// data file, its sidecar) that is a symbolic link os.Root will not follow,
-// or "". It runs only after an operation failed, so it costs nothing on the
-// way that works.
+// linkOut returns the first element of key's paths (its directories, its
+// data file, its hidden attribute file and that file's directories, its
+// old sidecar) that is a symbolic link os.Root will not follow, or "". It
+// runs only after an operation failed, so it costs nothing on the way that
+// works.
 func (tr *tree) linkOut(key string) string {
 	name := tr.name(key)
 	var paths []string
-	for i, r := range name {
-		if r == filepath.Separator {
-			paths = append(paths, name[:i])
+	for _, target := range []string{name, hiddenMetaPath(name)} {
+		for i, r := range target {
+			if r == filepath.Separator {
+				paths = append(paths, target[:i])
+			}
 		}
+		paths = append(paths, target)
 	}
-	paths = append(paths, name, metaPath(name))
+	paths = append(paths, metaPath(name))
 	for _, p := range paths {
 		fi, err := tr.dir.Lstat(p)
 		if err == nil && fi.Mode()&iofs.ModeSymlink != 0 && tr.leadsOut(p) {

@@ -145,14 +145,57 @@ func TestReadThroughSymlinkOutOfRootRefused(t *testing.T) {
 	}
 	ls.assertOutsideUntouched(t)
 
-	// A sidecar swapped for a link is refused too, not read.
-	meta := filepath.Join(ls.root, "real", "video.mp4"+metaSuffix)
+	// An old sidecar swapped for a link is refused too, not read.
+	writeOldObject(t, ls.root, "old/video.mp4", "frames", oldVideoSidecar)
+	meta := filepath.Join(ls.root, "old", "video.mp4"+metaSuffix)
 	os.Remove(meta)
 	if err := os.Symlink(ls.secret, meta); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ls.Stat(t.Context(), "real/video.mp4")
-	assertRefused(t, "Stat", "real/video.mp4", err, "real/video.mp4"+metaSuffix)
+	_, err := ls.Stat(t.Context(), "old/video.mp4")
+	assertRefused(t, "Stat", "old/video.mp4", err, "old/video.mp4"+metaSuffix)
+}
+
+// Where attributes go to the hidden folder, a link in it (an attribute
+// file, a folder, the hidden folder itself) is neither read, written nor
+// removed through: the attributes of an object are never another file's.
+func TestHiddenAttrsThroughSymlinkOutOfRootRefused(t *testing.T) {
+	ls := newLinkedStore(t)
+	ls.noXattr = true
+	const key = "hidden/video.mp4"
+	if err := ls.Put(t.Context(), key, strings.NewReader("frames"), 6, storage.PutOptions{ContentType: "video/mp4"}); err != nil {
+		t.Fatal(err)
+	}
+	meta := filepath.Join(ls.root, hiddenMetaPath(key))
+	os.Remove(meta)
+	if err := os.Symlink(ls.secret, meta); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.ToSlash(hiddenMetaPath(key))
+	_, err := ls.Stat(t.Context(), key)
+	assertRefused(t, "Stat", key, err, link)
+	err = ls.Put(t.Context(), key, strings.NewReader("frames"), 6, storage.PutOptions{ContentType: "video/mp4"})
+	if err != nil {
+		// Renaming over the link replaces it, in the root: also fine.
+		assertRefused(t, "Put", key, err, link)
+	}
+	ls.assertOutsideUntouched(t)
+
+	// The hidden folder itself a link out: every Put refuses, naming it.
+	if err := os.RemoveAll(filepath.Join(ls.root, hiddenDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(ls.outside, filepath.Join(ls.root, hiddenDir)); err != nil {
+		t.Fatal(err)
+	}
+	err = ls.Put(t.Context(), "another/video.mp4", strings.NewReader("frames"), 6, storage.PutOptions{})
+	assertRefused(t, "Put", "another/video.mp4", err, hiddenDir)
+	if _, err := ls.Stat(t.Context(), "another/video.mp4"); !errors.Is(err, storage.ErrNotExist) {
+		t.Errorf("Stat after the refused Put = %v, want ErrNotExist: a refused Put stores nothing", err)
+	}
+	err = ls.Delete(t.Context(), key)
+	assertRefused(t, "Delete", key, err, hiddenDir)
+	ls.assertOutsideUntouched(t)
 }
 
 // List and cleanup do not descend into a link, nor start below one: they
