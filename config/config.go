@@ -27,12 +27,13 @@ const redactedMarker = "REDACTED"
 
 // Config is everything reelvault reads from its config file.
 type Config struct {
-	API     API     `yaml:"api"`
-	Catalog Catalog `yaml:"catalog"`
-	Storage Storage `yaml:"storage"`
-	Archive Archive `yaml:"archive"`
-	Server  Server  `yaml:"server"`
-	Log     Log     `yaml:"log"`
+	API      API      `yaml:"api"`
+	Catalog  Catalog  `yaml:"catalog"`
+	Storage  Storage  `yaml:"storage"`
+	Archive  Archive  `yaml:"archive"`
+	Server   Server   `yaml:"server"`
+	Discover Discover `yaml:"discover"`
+	Log      Log      `yaml:"log"`
 }
 
 // API is the video-generation gateway reelvault polls.
@@ -136,6 +137,10 @@ type Server struct {
 	Listen string `yaml:"listen"`
 	// Token is required when Listen is not a loopback address.
 	Token string `yaml:"token"`
+	// AllowedHosts are the names, besides IP addresses, localhost and the
+	// listen host, that requests may carry in Host: the names reelvault is
+	// reached by (a DNS-rebinding page carries its own name, and is refused).
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// Proxy forwards every other request to api.base_url, tracking tasks
 	// created through it.
 	Proxy bool `yaml:"proxy"`
@@ -178,8 +183,9 @@ func Default() Config {
 			MinRateWindow:     Duration(30 * time.Second),
 			AllowedHosts:      []string{},
 		},
-		Server: Server{Listen: "127.0.0.1:8417", HeartbeatMargin: Duration(2 * time.Hour)},
-		Log:    Log{Level: "info", Format: "text"},
+		Server:   Server{Listen: "127.0.0.1:8417", HeartbeatMargin: Duration(2 * time.Hour), AllowedHosts: []string{}},
+		Discover: Discover{Interval: Duration(5 * time.Minute), Lookback: Duration(48 * time.Hour)},
+		Log:      Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -217,6 +223,7 @@ func (c Config) Redacted() Config {
 	redact(&c.Storage.S3.SecretAccessKey)
 	redact(&c.Storage.MinIO.SecretKey)
 	redact(&c.Server.Token)
+	redact(&c.Discover.AccessToken)
 	c.API.BaseURL = redactURL(c.API.BaseURL)
 	c.Storage.S3.Endpoint = redactURL(c.Storage.S3.Endpoint)
 	return c

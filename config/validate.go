@@ -46,6 +46,8 @@ func (c Config) Validate() error {
 	c.Storage.validate(&v)
 	c.Archive.validate(&v)
 	c.Server.validate(&v)
+	c.Server.validateAllowedHosts(&v)
+	c.validateDiscover(&v)
 	c.Log.validate(&v)
 	return errors.Join(v.errs...)
 }

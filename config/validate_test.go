@@ -43,6 +43,19 @@ func TestValidate(t *testing.T) {
 		{"give_up_after below poll_interval", func(c *Config) { c.API.GiveUpAfter = Duration(10 * time.Second) },
 			[]string{"api.give_up_after: must be at least api.poll_interval (15s), got 10s"}},
 
+		// discover
+		{"discover on the simulator needs no token", func(c *Config) { c.Discover.Enabled = true }, nil},
+		{"discover off loopback needs the access token", func(c *Config) {
+			c.API.BaseURL, c.API.APIKey, c.Discover.Enabled = "https://gateway.example.com", "k", true
+		}, []string{"discover.access_token: required when discover.enabled is true (the dashboard's access token, not the API key; e.g. access_token: ${REELVAULT_ACCESS_TOKEN})"}},
+		{"discover token unused when off", func(c *Config) { c.API.BaseURL, c.API.APIKey = "https://gateway.example.com", "k" }, nil},
+		{"discover interval and lookback", func(c *Config) {
+			c.Discover = Discover{Enabled: true, UserID: -1, Interval: Duration(time.Millisecond), Lookback: 0}
+		}, []string{"discover.user_id: must be 0 (none) or the account's numeric id, got -1",
+			"discover.interval: must be at least 1s, got 1ms", "discover.lookback: must be at least discover.interval (1ms), got 0s"}},
+		{"allowed host with a scheme", func(c *Config) { c.Server.AllowedHosts = []string{"vault.example.com:8417", "https://x"} },
+			[]string{`server.allowed_hosts: entry 1: want a host name such as reelvault.example.com, got "https://x"`}},
+
 		// catalog
 		{"catalog path empty", func(c *Config) { c.Catalog.Path = "" },
 			[]string{"catalog.path: required"}},

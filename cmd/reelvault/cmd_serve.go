@@ -99,6 +99,7 @@ func (a *app) gatewayURL() (*url.URL, error) {
 // and how it is guarded.
 func (a *app) listen(opts server.Options) (*server.Server, error) {
 	opts.Token = a.cfg.Server.Token
+	opts.AllowedHosts = a.cfg.Server.AllowedHosts
 	opts.Logger = a.log
 	srv, err := server.Listen(a.cfg.Server.Listen, server.New(opts), a.log)
 	if err != nil {
