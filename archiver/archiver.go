@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/reelvault/reelvault/catalog"
 	"github.com/reelvault/reelvault/gateway"
 	"github.com/reelvault/reelvault/retry"
@@ -133,6 +135,9 @@ type Archiver struct {
 	wakePoll    chan struct{} // a task may be due now
 	keyRejected atomic.Bool
 	inflight    atomic.Int64
+	// limiter is the gateway's request budget (api.requests_per_second),
+	// per API key and so per process: polls and discovery share it.
+	limiter *rate.Limiter
 
 	// progress collects the non-terminal replies of the poll batch in
 	// flight; pollLoop writes them in one transaction when the batch is
@@ -164,11 +169,17 @@ func New(cat *catalog.DB, src taskSource, store storage.Store, opts Options) *Ar
 		log:           opts.Logger,
 		wakeArchive:   make(chan struct{}, 1),
 		wakePoll:      make(chan struct{}, 1),
+		limiter:       rate.NewLimiter(rate.Limit(opts.RequestsPerSecond), 1),
 		warned:        map[string]bool{},
 		pollHealth:    &loopHealth{name: "poll"},
 		archiveHealth: &loopHealth{name: "archive"},
 	}
 }
+
+// WaitGateway takes one request from the gateway budget that polling uses,
+// for other requests to the same gateway (discovery's listing), so that all
+// of them together stay under api.requests_per_second.
+func (a *Archiver) WaitGateway(ctx context.Context) error { return a.limiter.Wait(ctx) }
 
 // Wake tells the poller that tasks were tracked and may be due now.
 func (a *Archiver) Wake() { notify(a.wakePoll) }

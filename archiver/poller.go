@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 
 	"github.com/reelvault/reelvault/catalog"
 	"github.com/reelvault/reelvault/gateway"
@@ -25,7 +24,7 @@ const notFoundConfirmations = 3
 // refuses the key. It returns early only on a catalog error (the supervisor
 // restarts it), or with errLoopDone in a --once run whose key was refused.
 func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
-	limiter := rate.NewLimiter(rate.Limit(a.opts.RequestsPerSecond), 1)
+	limiter := a.limiter
 	var streak int // consecutive failed polls, gateway-wide
 	for ctx.Err() == nil {
 		if a.keyRejected.Load() {

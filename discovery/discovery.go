@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/reelvault/reelvault/gateway"
@@ -105,6 +106,10 @@ type Discoverer struct {
 	track Tracker
 	opts  Options
 	log   *slog.Logger
+
+	// started and lastOK are unix milliseconds of Run's start and of its
+	// last pass that succeeded, for Stale.
+	started, lastOK atomic.Int64
 }
 
 // New returns a Discoverer; it does not start anything.
@@ -116,9 +121,9 @@ func New(src lister, track Tracker, opts Options) *Discoverer {
 // Result is what one pass saw.
 type Result struct {
 	From, To time.Time
-	Listed   int      // distinct rows in the window
-	Skipped  int      // rows that are not video tasks, or carry an unusable id
-	Tracked  []string // ids tracked by this pass, newest first
+	Listed   int                  // distinct rows in the window
+	Skipped  int                  // rows that are not video tasks, or carry an unusable id
+	Tracked  []gateway.ListedTask // rows tracked by this pass, newest first
 	Requests int
 }
 
@@ -158,6 +163,7 @@ func (d *Discoverer) sweep(ctx context.Context, res *Result, seen map[string]boo
 		}
 		total = page.Total
 		var ids []string
+		rows := map[string]gateway.ListedTask{}
 		pastWindow := false
 		for _, it := range page.Items {
 			if seen[it.TaskID] {
@@ -173,13 +179,16 @@ func (d *Discoverer) sweep(ctx context.Context, res *Result, seen map[string]boo
 				continue
 			}
 			ids = append(ids, it.TaskID)
+			rows[it.TaskID] = it
 		}
 		if len(ids) > 0 {
 			added, err := d.track.TrackDiscovered(ctx, ids, d.opts.Clock())
 			if err != nil {
 				return 0, fmt.Errorf("track discovered tasks: %w", err)
 			}
-			res.Tracked = append(res.Tracked, added...)
+			for _, id := range added {
+				res.Tracked = append(res.Tracked, rows[id])
+			}
 			d.opts.Observer.Discovered(len(added))
 		}
 		if len(page.Items) < q.PageSize || pastWindow {
@@ -246,6 +255,7 @@ func (d *Discoverer) videoTask(it gateway.ListedTask) bool {
 // pass: a gateway without the listing, or a refused token, is said once and
 // polling of tracked tasks goes on untouched. Run returns when ctx ends.
 func (d *Discoverer) Run(ctx context.Context) error {
+	d.started.Store(d.opts.Clock().UnixMilli())
 	var lastEnd time.Time
 	var failing error
 	for {
@@ -264,6 +274,7 @@ func (d *Discoverer) Run(ctx context.Context) error {
 			}
 			failing = nil
 			lastEnd = now
+			d.lastOK.Store(now.UnixMilli())
 			d.opts.Observer.ListingSucceeded(now)
 			if len(res.Tracked) > 0 {
 				d.log.Info("discovery: tracked new tasks", "tasks", len(res.Tracked), "listed", res.Listed)
@@ -281,6 +292,21 @@ func (d *Discoverer) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Stale says why discovery is behind, or "" when it is not: Run has gone
+// longer than within without a pass that read the whole listing. The
+// heartbeat pauses on it, so that a listing broken for an hour raises the
+// alarm instead of quietly losing the videos nobody told reelvault about.
+func (d *Discoverer) Stale(now time.Time, within time.Duration) string {
+	since := max(d.started.Load(), d.lastOK.Load())
+	if since == 0 {
+		return "" // not running
+	}
+	if gap := now.Sub(time.UnixMilli(since)); gap > within {
+		return fmt.Sprintf("the gateway's task listing has not been read for %s", gap.Round(time.Second))
+	}
+	return ""
 }
 
 func later(a, b time.Time) time.Time {

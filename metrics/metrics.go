@@ -21,6 +21,7 @@ import (
 
 	"github.com/reelvault/reelvault/archiver"
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/discovery"
 )
 
 // Options tune Metrics. Zero values take the defaults in brackets.
@@ -49,9 +50,14 @@ type Metrics struct {
 	duration     *prometheus.HistogramVec
 	lifeLeft     *prometheus.HistogramVec
 	lastArchived prometheus.Gauge
+	discovered   prometheus.Counter
+	lastListing  prometheus.Gauge
 }
 
-var _ archiver.Observer = (*Metrics)(nil)
+var (
+	_ archiver.Observer  = (*Metrics)(nil)
+	_ discovery.Observer = (*Metrics)(nil)
+)
 
 // New returns Metrics reading the catalog at scrape time. It seeds the last
 // archive time from the catalog, so a restart does not reset it to "never".
@@ -99,6 +105,14 @@ func New(ctx context.Context, cat *catalog.DB, opts Options) *Metrics {
 			Name: "reelvault_last_archive_timestamp_seconds",
 			Help: "Unix time of the last verified video archived (0 = never).",
 		}),
+		discovered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "reelvault_tasks_discovered_total",
+			Help: "Task ids found in the gateway's task listing that were not tracked yet (discover.enabled).",
+		}),
+		lastListing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "reelvault_discovery_last_success_timestamp_seconds",
+			Help: "Unix time of the last discovery pass that read the gateway's whole listing window (0 = never).",
+		}),
 	}
 	if t, err := cat.LastArchivedAt(ctx); err != nil {
 		m.log.Warn("metrics: cannot read the last archive time; it starts at 0", "err", err)
@@ -106,6 +120,7 @@ func New(ctx context.Context, cat *catalog.DB, opts Options) *Metrics {
 		m.lastArchived.Set(float64(t.UnixMilli()) / 1000)
 	}
 	m.reg.MustRegister(m.polls, m.bytes, m.videos, m.lost, m.duration, m.lifeLeft, m.lastArchived,
+		m.discovered, m.lastListing,
 		&catalogCollector{cat: cat, opts: opts},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -138,3 +153,9 @@ func (m *Metrics) Archived(kind string, bytes int64, took, urlLifeLeft time.Dura
 
 // Lost implements archiver.Observer.
 func (m *Metrics) Lost(kind, state string) { m.lost.WithLabelValues(kind, state).Inc() }
+
+// Discovered implements discovery.Observer.
+func (m *Metrics) Discovered(n int) { m.discovered.Add(float64(n)) }
+
+// ListingSucceeded implements discovery.Observer.
+func (m *Metrics) ListingSucceeded(at time.Time) { m.lastListing.Set(float64(at.UnixMilli()) / 1000) }

@@ -23,9 +23,12 @@ type Heartbeat struct {
 	// Backlog reads the loss-risk numbers (catalog.DB.Backlog).
 	Backlog     func(context.Context) (catalog.Backlog, error)
 	KeyRejected func() bool // nil: never
-	Client      *http.Client
-	Clock       func() time.Time
-	Logger      *slog.Logger
+	// Stale says why some other part is behind (discovery's listing), ""
+	// when nothing is; nil: never.
+	Stale  func() string
+	Client *http.Client
+	Clock  func() time.Time
+	Logger *slog.Logger
 
 	healthy *bool // last verdict, to log changes only
 }
@@ -68,6 +71,11 @@ func (h *Heartbeat) Beat(ctx context.Context) (pinged bool, err error) {
 func (h *Heartbeat) check(ctx context.Context) (ok bool, why string, err error) {
 	if h.KeyRejected != nil && h.KeyRejected() {
 		return false, "the gateway rejects the API key", nil
+	}
+	if h.Stale != nil {
+		if why := h.Stale(); why != "" {
+			return false, why, nil
+		}
 	}
 	b, err := h.Backlog(ctx)
 	if err != nil {

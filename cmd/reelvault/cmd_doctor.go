@@ -40,6 +40,8 @@ func newDoctorCommand(gopts *globalOptions) *cobra.Command {
            unknown length (multipart on s3/minio) works too
   catalog  the catalog opens (it is created or migrated if needed), is writable,
            and is at the schema version this reelvault expects
+  discover with discover.enabled: the gateway serves its task listing and
+           accepts the access token (one page of the last hour)
 
 It prints "ok" or "FAIL: reason" per check and exits 1 when any check fails
 (2 when the config itself does not load).`,
@@ -58,7 +60,7 @@ type check struct {
 
 func runDoctor(cmd *cobra.Command, gopts *globalOptions, w io.Writer) error {
 	ctx := cmd.Context()
-	checks := []check{{"key", checkKey}, {"storage", checkStorage}, {"catalog", checkCatalog}}
+	checks := []check{{"key", checkKey}, {"storage", checkStorage}, {"catalog", checkCatalog}, {"discover", checkDiscover}}
 
 	a, err := loadApp(cmd, gopts)
 	if err != nil {
@@ -128,6 +130,26 @@ func checkKey(ctx context.Context, a *app) (string, error) {
 		return "", fmt.Errorf("cannot tell whether the key works, the gateway answered: %w", err)
 	default:
 		return "", fmt.Errorf("cannot reach the gateway: %w", err)
+	}
+}
+
+// checkDiscover reads one page of the task listing when discovery is on.
+func checkDiscover(ctx context.Context, a *app) (string, error) {
+	if !a.cfg.Discover.Enabled {
+		return "off (discover.enabled: false)", nil
+	}
+	now := time.Now()
+	page, err := a.dashboard().ListTasks(ctx, gateway.ListQuery{Page: 1, PageSize: 1, From: now.Add(-time.Hour), To: now})
+	switch {
+	case err == nil:
+		return fmt.Sprintf("the gateway lists the account's tasks: %d in the last hour", page.Total), nil
+	case errors.Is(err, gateway.ErrTokenRejected):
+		return "", fmt.Errorf("%w; check discover.access_token (the dashboard's access token, not the API key) and discover.user_id", err)
+	case errors.Is(err, gateway.ErrNoListing), errors.Is(err, gateway.ErrBadReply):
+		return "", fmt.Errorf("this gateway does not serve its task listing (%w); `run` goes on without discovery: "+
+			"set discover.enabled: false and give reelvault the ids (track, intake, proxy)", err)
+	default:
+		return "", fmt.Errorf("cannot reach the task listing: %w", err)
 	}
 }
 

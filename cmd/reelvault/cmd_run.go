@@ -14,6 +14,7 @@ import (
 
 	"github.com/reelvault/reelvault/archiver"
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/discovery"
 	"github.com/reelvault/reelvault/metrics"
 	"github.com/reelvault/reelvault/server"
 	"github.com/reelvault/reelvault/storage"
@@ -97,7 +98,8 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	aopts.Observer = observers{m, stats}
 	arch = archiver.New(cat, a.gatewayClient(), store, aopts)
 	running.Store(arch)
-	stopHTTP, err := a.startHTTP(ctx, cat, store, arch, m)
+	disc := a.discoverer(cat, arch.WaitGateway, m)
+	stopHTTP, err := a.startHTTP(ctx, cat, store, arch, disc, m)
 	if err != nil {
 		return err
 	}
@@ -109,8 +111,10 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 		defer cancel()
 	}
 	a.log.Info("reelvault running", "once", opts.once, "storage", store.Location(), "catalog", a.cfg.Catalog.Path,
-		"gateway", a.cfg.API.BaseURL)
+		"gateway", a.cfg.API.BaseURL, "discover", disc != nil)
+	stopDiscovery := a.startDiscovery(runCtx, disc, opts.once)
 	err = arch.Run(runCtx, opts.once)
+	stopDiscovery()
 	if errors.Is(context.Cause(runCtx), errDeadline) {
 		live, pending, _ := cat.Outstanding(context.WithoutCancel(ctx))
 		return fmt.Errorf("%w after %v: %d task(s) still unfinished, %d awaiting archive", errDeadline, opts.deadline, live, pending)
@@ -140,7 +144,7 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 // configured, the proxy, for as long as the run lasts. A port that cannot be
 // bound is logged, not fatal: archiving matters more than the listener.
 func (a *app) startHTTP(ctx context.Context, cat *catalog.DB, store storage.Store, arch *archiver.Archiver,
-	m *metrics.Metrics) (stop func(), err error) {
+	disc *discovery.Discoverer, m *metrics.Metrics) (stop func(), err error) {
 	opts := server.Options{
 		Catalog: cat,
 		Wake:    arch.Wake,
@@ -169,6 +173,9 @@ func (a *app) startHTTP(ctx context.Context, cat *catalog.DB, store storage.Stor
 	if u := a.cfg.Server.HeartbeatURL; u != "" {
 		hb := &server.Heartbeat{URL: u, Margin: time.Duration(a.cfg.Server.HeartbeatMargin), Backlog: cat.Backlog,
 			KeyRejected: arch.KeyRejected, Client: &http.Client{Timeout: 10 * time.Second}, Clock: time.Now, Logger: a.log}
+		if disc != nil {
+			hb.Stale = func() string { return disc.Stale(time.Now(), listingStaleAfter) }
+		}
 		tick := time.NewTicker(time.Minute)
 		wg.Go(func() { defer tick.Stop(); hb.Run(ctx, tick.C) })
 	}

@@ -19,15 +19,18 @@ import (
 
 // simulateOptions are the flags of "reelvault simulate".
 type simulateOptions struct {
-	listen   string
-	apiKey   string
-	tasks    int
-	seed     int64
-	timeline struct{ notStartFor, queuedFor, runFor, urlTTL time.Duration }
-	videos   int64
-	failRate float64
-	srRate   float64
-	faults   simulator.Faults
+	listen      string
+	apiKey      string
+	accessToken string
+	userID      int
+	noListing   bool
+	tasks       int
+	seed        int64
+	timeline    struct{ notStartFor, queuedFor, runFor, urlTTL time.Duration }
+	videos      int64
+	failRate    float64
+	srRate      float64
+	faults      simulator.Faults
 }
 
 // AddFlags registers the flags. Unlike simulator.Config, a zero here means
@@ -35,6 +38,9 @@ type simulateOptions struct {
 func (o *simulateOptions) AddFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8418", "address to serve on (the built-in config's gateway address)")
 	f.StringVar(&o.apiKey, "api-key", config.SimulatorAPIKey, "Bearer key the simulated gateway accepts")
+	f.StringVar(&o.accessToken, "access-token", config.SimulatorAccessToken, "dashboard access token the task listing (GET /api/task/self) accepts")
+	f.IntVar(&o.userID, "user-id", config.SimulatorUserID, "account id the task listing expects in New-Api-User")
+	f.BoolVar(&o.noListing, "no-task-listing", false, "answer /api/task/self with a 404 page, as a reseller without the dashboard API does")
 	f.IntVar(&o.tasks, "tasks", 0, "create `N` tasks at start and print their ids on stdout, one per line, once the listener is up; stdout is then closed so a pipe reader sees the end")
 	f.Int64Var(&o.seed, "seed", 0, "seed for task ids, outcomes, faults and video bytes (default: from the clock, and logged)")
 	f.DurationVar(&o.timeline.notStartFor, "not-start-for", 2*time.Second, "how long a new task stays NOT_START")
@@ -97,6 +103,12 @@ func (o *simulateOptions) validate() error {
 	if o.apiKey == "" {
 		errs = append(errs, errors.New("--api-key: want a non-empty key"))
 	}
+	if o.accessToken == "" {
+		errs = append(errs, errors.New("--access-token: want a non-empty token"))
+	}
+	if o.userID <= 0 {
+		errs = append(errs, fmt.Errorf("--user-id %d: want a positive id", o.userID))
+	}
 	return errors.Join(errs...)
 }
 
@@ -117,6 +129,9 @@ func (o *simulateOptions) config() simulator.Config {
 	}
 	return simulator.Config{
 		APIKey:              o.apiKey,
+		AccessToken:         o.accessToken,
+		UserID:              o.userID,
+		NoTaskListing:       o.noListing,
 		Seed:                o.seed,
 		NotStartFor:         zeroIsNone(o.timeline.notStartFor),
 		QueuedFor:           zeroIsNone(o.timeline.queuedFor),
@@ -135,7 +150,8 @@ func newSimulateCommand() *cobra.Command {
 		Use:   "simulate",
 		Short: "Serve a simulated video-generation gateway, to try reelvault without an API key",
 		Long: `Simulate serves a stand-in for the video-generation gateway: the task API
-(GET and POST /v1/video/generations, Bearer key), tasks that go NOT_START, QUEUED,
+(GET and POST /v1/video/generations, Bearer key), the dashboard's task listing
+(GET /api/task/self, access token), tasks that go NOT_START, QUEUED,
 IN_PROGRESS, then SUCCESS or FAILURE, signed result URLs that really expire, small
 valid MP4 videos, and, on request, the faults of a real network (--fault-*).
 

@@ -57,6 +57,7 @@ func newRootCommand() *cobra.Command {
 		newDoctorCommand(&gopts),
 		newProxyCommand(&gopts),
 		newServeCommand(&gopts),
+		newDiscoverCommand(&gopts),
 	)
 	return root
 }
