@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reelvault/reelvault/catalog"
 	"github.com/reelvault/reelvault/simulator"
 )
 
@@ -159,4 +161,55 @@ func TestDiscoveryFailuresAreClearAndTheArchiveGoesOn(t *testing.T) {
 			assertNoToken(t, e, stdout, stderr, doctorOut, runOut, runErr)
 		})
 	}
+}
+
+func TestDaemonDiscoversTasksCreatedWhileItRuns(t *testing.T) {
+	cfg := fastSim
+	cfg.AccessToken = dashToken
+	e := newEnv(t, cfg, discoverYAML(dashToken)+"server:\n  listen: 127.0.0.1:0\n  allowed_hosts: [vault.example.test]\n")
+	d := startDaemon(t, e, "run")
+	// Created on the gateway while the daemon runs, never given to it.
+	var ids []string
+	for range 3 {
+		ids = append(ids, e.sim.CreateTask(simulator.TaskOptions{}))
+	}
+	cat, err := catalog.Open(t.Context(), filepath.Join(e.dir, "reelvault-data", "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	for _, id := range ids {
+		waitArchived(t, cat, id, d)
+	}
+	code, body := request(t, "GET", d.url+"/metrics", "", "")
+	if code != 200 || !strings.Contains(body, "reelvault_tasks_discovered_total 3") ||
+		strings.Contains(body, "reelvault_discovery_last_success_timestamp_seconds 0\n") {
+		t.Errorf("/metrics (HTTP %d) does not show 3 discovered tasks and a successful listing:\n%s", code, grepLines(body, "discover"))
+	}
+	// server.allowed_hosts reaches the Host allow-list.
+	for host, want := range map[string]int{"vault.example.test": 200, "rebind.example.com": 421} {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", d.url+"/healthz", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET /healthz with Host %s: HTTP %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+	d.stop(t)
+	assertNoToken(t, e, d.log())
+}
+
+// grepLines returns the lines of s that contain word.
+func grepLines(s, word string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
