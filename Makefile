@@ -16,9 +16,11 @@ demo: build
 # Installs (once, cached under ~/.cache/reelvault) and starts versitygw on a
 # free loopback port, runs the whole suite under the race detector, stops it.
 # Debian's chromium is installed first when missing, for the web view's
-# headless-browser test.
+# headless-browser test, and exfatprogs and exfat-fuse, for the fs driver's
+# test on a case-insensitive filesystem.
 test:
 	scripts/ensure-chromium.sh
+	scripts/ensure-exfat.sh
 	scripts/with-s3.sh $(GO) test -race -count=1 -timeout 20m ./...
 	scripts/fuzz.sh 5s
 

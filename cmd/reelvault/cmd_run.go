@@ -75,6 +75,9 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 		return err
 	}
 	defer closeVault()
+	if cp, ok := store.(interface{ CaseProblem() error }); ok && cp.CaseProblem() != nil {
+		a.log.Warn("storage: tasks whose ids differ only in case would share a folder", "err", cp.CaseProblem())
+	}
 	abortDeadUploads(ctx, a, store)
 	lostBefore, err := cat.LostAssets(ctx)
 	if err != nil {
