@@ -33,15 +33,7 @@ func (b *PartBuffers) ReadPart(body io.Reader, n int64) ([]byte, error) {
 	if n < 0 || n > b.max {
 		return nil, fmt.Errorf("storage: part of %d bytes outside [0, %d]", n, b.max)
 	}
-	var buf []byte
-	if p, ok := b.pool.Get().(*[]byte); ok && int64(cap(*p)) >= n && n >= smallBody {
-		buf = (*p)[:n]
-	} else {
-		if ok {
-			b.pool.Put(p) // too small for this body; another may fit it
-		}
-		buf = make([]byte, n)
-	}
+	buf := b.get(n)
 	if _, err := io.ReadFull(body, buf); err != nil {
 		b.Release(buf)
 		return nil, err
@@ -60,7 +52,40 @@ func (b *PartBuffers) ReadPart(body io.Reader, n int64) ([]byte, error) {
 	return buf, nil
 }
 
-// Release returns a buffer from ReadPart to the pool.
+// Fill reads body into a buffer of up to n bytes until the buffer is full
+// (err nil: the body may have more) or the body ends (err io.EOF; the buffer
+// holds what came before, possibly nothing). Any other error is the body's.
+// The caller hands the buffer back with Release.
+func (b *PartBuffers) Fill(body io.Reader, n int64) ([]byte, error) {
+	buf := b.get(n)
+	m, err := io.ReadFull(body, buf)
+	switch err {
+	case nil:
+	case io.ErrUnexpectedEOF:
+		err = io.EOF
+		fallthrough
+	case io.EOF:
+		buf = buf[:m]
+	default:
+		b.Release(buf)
+		return nil, err
+	}
+	return buf, err
+}
+
+// get returns a buffer of length n, pooled when n is at least smallBody.
+func (b *PartBuffers) get(n int64) []byte {
+	p, ok := b.pool.Get().(*[]byte)
+	if ok && int64(cap(*p)) >= n && n >= smallBody {
+		return (*p)[:n]
+	}
+	if ok {
+		b.pool.Put(p) // not the right size for this body; another may be
+	}
+	return make([]byte, n)
+}
+
+// Release returns a buffer from ReadPart or Fill to the pool.
 func (b *PartBuffers) Release(buf []byte) {
 	if cap(buf) >= smallBody {
 		buf = buf[:0]

@@ -18,8 +18,8 @@ var microBenchmarks = []struct{ pkg, pattern string }{
 	{"./archiver", "^(BenchmarkFetch|BenchmarkVerifier)$"},
 	{"./catalog", "^(BenchmarkDuePolls100k|BenchmarkProgress100k|BenchmarkNextPoll100k)$"},
 	// Per request and per byte of each SDK driver, against the S3 server.
-	{"./storage/s3", "^BenchmarkS3(Put3KiB|Put8MiB|Stat)$"},
-	{"./storage/minio", "^BenchmarkMinio(Put3KiB|Put8MiB|Stat)$"},
+	{"./storage/s3", "^BenchmarkS3(Put3KiB|Put8MiB|Put40MiB|Stat)$"},
+	{"./storage/minio", "^BenchmarkMinio(Put3KiB|Put8MiB|Put40MiB|Stat)$"},
 }
 
 // catalogScaleFile holds the 1,000,000-task catalog benchmarks of issue 4,

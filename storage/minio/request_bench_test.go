@@ -8,11 +8,13 @@ import (
 
 // The driver's cost per request and per byte against the test server (run
 // under scripts/with-s3.sh): a task.json, a video of one part (the default
-// 16 MiB parts, as reelvault runs), and a Stat.
+// 16 MiB parts, as reelvault runs), one of three parts, and a Stat.
 
 func BenchmarkMinioPut3KiB(b *testing.B) { storagetest.BenchPut(b, newBenchStore(b), 3<<10) }
 
 func BenchmarkMinioPut8MiB(b *testing.B) { storagetest.BenchPut(b, newBenchStore(b), 8<<20) }
+
+func BenchmarkMinioPut40MiB(b *testing.B) { storagetest.BenchPut(b, newBenchStore(b), 40<<20) }
 
 func BenchmarkMinioStat(b *testing.B) { storagetest.BenchStat(b, newBenchStore(b)) }
 

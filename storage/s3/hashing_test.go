@@ -13,8 +13,9 @@ func TestHashingConformance(t *testing.T) {
 }
 
 // TestPutSHA256Verified pins which uploads the server checks against the
-// returned digest: a known size up to one part goes up signed with it; a
-// multipart upload does not (its parts are signed one by one).
+// returned digest: a body that fits in one part goes up signed with it,
+// whether its size was declared or not; a multipart upload does not (its
+// parts are signed one by one).
 func TestPutSHA256Verified(t *testing.T) {
 	s := newTestStore(t)
 	tests := []struct {
@@ -25,8 +26,9 @@ func TestPutSHA256Verified(t *testing.T) {
 	}{
 		{"small known size", 1000, 1000, true},
 		{"one part known size", MinPartSize, MinPartSize, true},
-		{"small unknown size", 1000, -1, false},
+		{"small unknown size", 1000, -1, true},
 		{"multi-part known size", MinPartSize + 1, MinPartSize + 1, false},
+		{"multi-part unknown size", 2*MinPartSize + 1, -1, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,9 +46,10 @@ func TestPutSHA256Verified(t *testing.T) {
 	}
 }
 
-// TestVerifiedPutRefusesDamagedBody sends verified uploads through a proxy
-// that flips one bit of every PUT body: the server must refuse them, and no
-// object may appear, or Verified would be a claim nobody checked.
+// TestVerifiedPutRefusesDamagedBody sends uploads through a proxy that flips
+// one bit of every PUT body: the server must refuse them, and no object may
+// appear, or Verified would be a claim nobody checked. A multipart upload
+// (not Verified: its digest is the driver's) is refused too, part by part.
 func TestVerifiedPutRefusesDamagedBody(t *testing.T) {
 	env := storagetest.S3Server(t)
 	bucket := storagetest.NewBucket(t, env)
@@ -61,7 +64,7 @@ func TestVerifiedPutRefusesDamagedBody(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New via proxy: %v", err)
 	}
-	for i, size := range []int64{1000, MinPartSize} {
+	for i, size := range []int64{1000, MinPartSize, 2*MinPartSize + 1} {
 		key := "damaged/" + hex.EncodeToString([]byte{byte(i)})
 		before := damaged.Load()
 		res, err := viaProxy.PutSHA256(t.Context(), key, storagetest.Payload(uint64(i), size), size, storage.PutOptions{})

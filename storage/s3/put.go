@@ -1,11 +1,9 @@
 package s3
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -31,10 +29,11 @@ import (
 //
 // On a custom endpoint a known size up to PartSize is read into memory,
 // hashed once, and sent as one PutObject whose signature carries that
-// SHA-256 (putSigned). Everything else goes through the transfermanager,
-// which reads r in PartSize chunks into memory and sends a multipart upload
-// that S3 publishes only on CompleteMultipartUpload (and that is aborted on
-// failure). Memory is bounded by PartSize, not by the object.
+// SHA-256 (putSigned); anything else is a multipart upload of signed parts
+// read the same way (putMultipart), which S3 publishes only on
+// CompleteMultipartUpload and which is aborted on failure. On AWS a body of
+// unknown size or over 5 GiB goes through the transfermanager, in PartSize
+// chunks held in memory. Memory is bounded by PartSize, not by the object.
 //
 // Why not stream on a custom endpoint: over plain http the SDK can only send
 // a stream as UNSIGNED-PAYLOAD, and then atomicity rests on the server
@@ -48,12 +47,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	return err
 }
 
-// PutSHA256 implements storage.HashingPutter. On a custom endpoint a body of
-// known size up to PartSize is verified by the server (the signed payload
+// PutSHA256 implements storage.HashingPutter. On a custom endpoint a body
+// that fits in one PutObject is verified by the server (the signed payload
 // hash is the digest returned). On AWS the streamed PutObject carries a
 // trailing x-amz-checksum-sha256 instead of the default CRC32, which S3
-// checks: one hash, verified. A multipart upload hashes the bytes as the SDK
-// reads them.
+// checks: one hash, verified. A multipart upload hashes the whole body as
+// well as each part: SHA-256 does not compose, so the parts' signing hashes
+// cannot make the object's.
 func (s *Store) PutSHA256(ctx context.Context, key string, r io.Reader, size int64, opts storage.PutOptions) (storage.PutResult, error) {
 	return s.put(ctx, key, r, size, opts, true)
 }
@@ -62,21 +62,22 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, op
 	body := storage.NewSizedReader(r, size)
 	var res storage.PutResult
 	var err error
-	if !s.streamPut && size >= 0 && size <= s.partSize {
+	switch {
+	case !s.streamPut && size >= 0 && size <= s.partSize:
 		res, err = s.putSigned(ctx, key, body, size, opts)
-	} else {
-		if s.streamPut && size >= 0 && size <= maxSinglePut {
-			res, err = s.putStream(ctx, key, body, size, opts, wantSum)
-		} else {
-			var src io.Reader = body
-			var h hash.Hash
-			if wantSum {
-				h = sha256.New()
-				src = io.TeeReader(body, h)
-			}
-			if err = s.putParts(ctx, key, src, size, opts); h != nil {
-				h.Sum(res.SHA256[:0])
-			}
+	case !s.streamPut:
+		res, err = s.putMultipart(ctx, key, body, size, opts, wantSum)
+	case size >= 0 && size <= maxSinglePut:
+		res, err = s.putStream(ctx, key, body, size, opts, wantSum)
+	default:
+		var src io.Reader = body
+		var h hash.Hash
+		if wantSum {
+			h = sha256.New()
+			src = io.TeeReader(body, h)
+		}
+		if err = s.putParts(ctx, key, src, size, opts); h != nil {
+			h.Sum(res.SHA256[:0])
 		}
 	}
 	if err == nil {
@@ -102,17 +103,7 @@ func (s *Store) putSigned(ctx context.Context, key string, body *storage.SizedRe
 	}
 	defer s.bufs.Release(buf)
 	res := storage.PutResult{SHA256: sha256.Sum256(buf), Verified: true}
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:             &s.bucket,
-		Key:                &key,
-		Body:               bytes.NewReader(buf),
-		ContentLength:      aws.Int64(size),
-		ContentType:        nonEmpty(opts.ContentType),
-		ContentDisposition: nonEmpty(opts.ContentDisposition),
-		Metadata:           opts.Metadata,
-		Tagging:            tagging(opts.Tags),
-	}, s3.WithAPIOptions(withPayloadHash(hex.EncodeToString(res.SHA256[:]))))
-	return res, err
+	return res, s.putObject(ctx, key, buf, res.SHA256, opts)
 }
 
 // withPayloadHash sets the SigV4 payload hash of a request before the

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/reelvault/reelvault/storage"
@@ -27,6 +28,33 @@ func RunHashing(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	}
 	t.Run("Digest", func(t *testing.T) { t.Parallel(); testDigest(t, hashing) })
 	t.Run("FailingReader", func(t *testing.T) { t.Parallel(); testHashingFailures(t, hashing) })
+	t.Run("Attributes", func(t *testing.T) { t.Parallel(); testHashingAttributes(t, hashing) })
+}
+
+// testHashingAttributes checks that every upload path stores the object's
+// attributes, not only the small one the main suite tries.
+func testHashingAttributes(t *testing.T, hashing func(t *testing.T) (storage.Store, storage.HashingPutter)) {
+	store, hp := hashing(t)
+	opts := storage.PutOptions{
+		ContentType:        "video/mp4",
+		ContentDisposition: `attachment; filename="cat video.mp4"`,
+		Metadata:           map[string]string{"task-id": "tsk_01HZX", "model": "veo-3"},
+		Tags:               map[string]string{"provider": "veo"},
+	}
+	for i, size := range []struct{ size, declared int64 }{{10, 10}, {10, -1}, {12 * MiB, 12 * MiB}, {12 * MiB, -1}} {
+		t.Run(fmt.Sprintf("%d bytes declared %d", size.size, size.declared), func(t *testing.T) {
+			key := fmt.Sprintf("hashattrs/%d", i)
+			if _, err := hp.PutSHA256(t.Context(), key, Payload(uint64(i), size.size), size.declared, opts); err != nil {
+				t.Fatalf("PutSHA256: %v", err)
+			}
+			info := mustStat(t, store, key)
+			if info.ContentType != opts.ContentType || info.ContentDisposition != opts.ContentDisposition ||
+				!maps.Equal(info.Metadata, opts.Metadata) {
+				t.Errorf("Stat = type %q, disposition %q, metadata %v; want %q, %q, %v", info.ContentType,
+					info.ContentDisposition, info.Metadata, opts.ContentType, opts.ContentDisposition, opts.Metadata)
+			}
+		})
+	}
 }
 
 func testDigest(t *testing.T, hashing func(t *testing.T) (storage.Store, storage.HashingPutter)) {
@@ -89,6 +117,8 @@ func testHashingFailures(t *testing.T, hashing func(t *testing.T) (storage.Store
 		{"short one part", 5*MiB - 1, 5 * MiB, false},
 		{"long one part", 5*MiB + 1, 5 * MiB, false},
 		{"short multi-part", 7 * MiB, 12 * MiB, false},
+		{"long multi-part", 12*MiB + 1, 12 * MiB, false},
+		{"multi-part unknown size fails", 12 * MiB, -1, true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
