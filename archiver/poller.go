@@ -183,7 +183,7 @@ func (a *Archiver) pollOne(ctx context.Context, p catalog.PollTarget, streak int
 		return err
 	}
 
-	a.saneTimes(t, now)
+	a.logReplyWarnings(t)
 	rec := taskRecord(t, raw)
 	switch t.Status {
 	case gateway.StatusSuccess:
@@ -231,24 +231,11 @@ func (a *Archiver) givenUp(ctx context.Context, p catalog.PollTarget, now time.T
 	return true
 }
 
-// maxClockSkew is how far ahead of our clock a gateway time may be before
-// it is taken for nonsense.
-const maxClockSkew = 24 * time.Hour
-
-// saneTimes drops (to 0, "not known") a submit, start or finish time that
-// is negative or further ahead than any clock skew explains, with a warning:
-// a reply claiming year 3170843 must not date the task's objects or its
-// URLs' expiry.
-func (a *Archiver) saneTimes(t *gateway.Task, now time.Time) {
-	limit := now.Add(maxClockSkew).Unix()
-	for _, f := range []struct {
-		name string
-		v    *int64
-	}{{"submit_time", &t.SubmitTime}, {"start_time", &t.StartTime}, {"finish_time", &t.FinishTime}} {
-		if *f.v < 0 || *f.v > limit {
-			a.warnOnce(t.TaskID, f.name, "gateway sent an impossible time; ignored", "field", f.name, "value", *f.v)
-			*f.v = 0
-		}
+// logReplyWarnings says, once per task and warning, what of the reply the
+// gateway client did not take as sent (an impossible time, a cut reply).
+func (a *Archiver) logReplyWarnings(t *gateway.Task) {
+	for _, w := range t.Warnings {
+		a.warnOnce(t.TaskID, w, "gateway reply not taken as sent", "warning", w)
 	}
 }
 
