@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/reelvault/reelvault/retry"
@@ -190,4 +191,56 @@ func (tr *tree) mkdirAll(dir string) error {
 		return fmt.Errorf("create directory: %w", err)
 	}
 	return nil
+}
+
+// moveSidecar moves the attributes in the old sidecar at p (relative to
+// the root) to where this version keeps them, the extended attribute of
+// the object's file or else the hidden folder, and removes the sidecar:
+// AbortIncompleteUploads calls it for every sidecar beside an object, so
+// an archive written by an older version holds only its objects after its
+// first cleanup (every run begins with one). The attributes are stored,
+// and synced, before the sidecar goes, and Stat prefers the new place, so a
+// reader at any moment, or a crash, sees them. A sidecar that cannot be
+// moved (a corrupt one, a read-only disk) stays, and is read as before.
+func (tr *tree) moveSidecar(p string) {
+	name := strings.TrimSuffix(p, metaSuffix)
+	raw, err := tr.dir.ReadFile(p)
+	if err != nil || !json.Valid(raw) {
+		return
+	}
+	f, err := tr.dir.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	_, inXattr, err := getXattr(f)
+	if err != nil {
+		return
+	}
+	_, err = tr.dir.Lstat(hiddenMetaPath(name))
+	superseded := inXattr || err == nil
+	switch {
+	case superseded:
+		// A newer copy is read first: this one is dead.
+	case tr.setXattr(f, raw):
+		if f.Sync() != nil {
+			return
+		}
+	default:
+		tmp, err := tr.writeHidden(name, raw)
+		if err != nil {
+			return
+		}
+		if err := tr.dir.Rename(tmp, hiddenMetaPath(name)); err != nil {
+			tr.dir.Remove(tmp)
+			return
+		}
+		if tr.syncDir(filepath.Dir(hiddenMetaPath(name))) != nil {
+			return
+		}
+	}
+	tr.dir.Remove(p)
 }

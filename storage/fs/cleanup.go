@@ -26,6 +26,11 @@ const StaleAfter = time.Hour
 // or within Delete), when older than StaleAfter. It returns how many files
 // it removed.
 //
+// On the way it moves the attributes in the sidecars an older version
+// wrote beside objects to where this one keeps them (moveSidecar), so an
+// upgraded archive holds only its objects; those are not counted, as
+// nothing was left unfinished.
+//
 // Only directories at or below the directory part of prefix are searched:
 // prefix "reels/2026/" searches "reels/2026", prefix "reels/x" searches
 // "reels".
@@ -88,7 +93,13 @@ func (c *cleaner) walk(start string, hidden bool) error {
 			}
 			return nil
 		}
-		if d.IsDir() || !d.Type().IsRegular() || !c.leftover(filepath.FromSlash(p), d.Name(), hidden) {
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		if !c.leftover(filepath.FromSlash(p), d.Name(), hidden) {
+			if !hidden && strings.HasSuffix(d.Name(), metaSuffix) {
+				c.moveSidecar(filepath.FromSlash(p)) // an object's, from an older version
+			}
 			return nil
 		}
 		fi, err := d.Info()

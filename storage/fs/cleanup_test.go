@@ -3,6 +3,7 @@ package fs
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,8 @@ func TestAbortIncompleteUploadsRemovesStaleLeftovers(t *testing.T) {
 	freshTmp := write("reels/2026/a/"+tmpPrefix+"333", time.Now())
 	otherPrefix := write("other/b/"+tmpPrefix+"444", old)
 	otherHidden := write(hidden+"other/x/gone.mp4"+metaSuffix, old)
-	// Old attribute files whose object exists are the object's attributes.
+	// Attribute files whose object exists are the object's attributes
+	// (an old sidecar's move to the hidden folder: TestCleanupMovesOldSidecars).
 	objSidecar := path("reels/2026/old/result.mp4" + metaSuffix)
 	objHidden := path(hidden + "reels/2026/a/result.mp4" + metaSuffix)
 	for _, p := range []string{objSidecar, objHidden} {
@@ -68,7 +70,7 @@ func TestAbortIncompleteUploadsRemovesStaleLeftovers(t *testing.T) {
 			t.Errorf("%s: still there (%v), want removed", p, err)
 		}
 	}
-	for _, p := range []string{freshTmp, otherPrefix, otherHidden, objSidecar, objHidden} {
+	for _, p := range []string{freshTmp, otherPrefix, otherHidden, objHidden, path(hidden + "reels/2026/old/result.mp4" + metaSuffix)} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s: %v, want it kept", p, err)
 		}
@@ -91,5 +93,49 @@ func TestAbortIncompleteUploadsRemovesStaleLeftovers(t *testing.T) {
 	}
 	if _, err := s.AbortIncompleteUploads(ctx, "../"); err == nil {
 		t.Error("AbortIncompleteUploads(../) succeeded; want an error, never a walk outside the root")
+	}
+}
+
+// An archive written by an older version, a sidecar beside each object,
+// holds only its objects after a cleanup (every run begins with one): each
+// sidecar's attributes moved out of sight, none lost, no object touched. A
+// sidecar that cannot be read as attributes stays, for Stat to report.
+func TestCleanupMovesOldSidecars(t *testing.T) {
+	for _, mode := range attrModes {
+		t.Run(mode.name, func(t *testing.T) {
+			s := mode.newStore(t)
+			dir := "2026/04/27/asyntask_AbC/"
+			writeOldObject(t, s.root, dir+"result.mp4", "video", oldVideoSidecar)
+			writeOldObject(t, s.root, dir+"original.mp4", "original", oldVideoSidecar)
+			writeOldObject(t, s.root, dir+"task.json", "{}", oldTaskSidecar)
+			writeOldObject(t, s.root, "2026/04/28/asyntask_bad/result.mp4", "video", `{"content_type":`)
+			mtime := time.Now().Add(-48 * time.Hour).Truncate(time.Second)
+			for _, key := range archiveKeys[:3] {
+				if err := os.Chtimes(filepath.Join(s.root, key), mtime, mtime); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := s.AbortIncompleteUploads(t.Context(), ""); err != nil || n != 0 {
+				t.Fatalf("AbortIncompleteUploads = %d, %v; want 0 (nothing was unfinished), nil", n, err)
+			}
+			want := append(slices.Clone(archiveKeys[:3]), "2026/04/28/asyntask_bad/result.mp4", "2026/04/28/asyntask_bad/result.mp4"+metaSuffix)
+			slices.Sort(want)
+			if got := filesInFolder(t, s.root); !slices.Equal(got, want) {
+				t.Errorf("files in the archive folder after cleanup:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+			for _, key := range archiveKeys[:3] {
+				assertAttrs(t, s, key, optsFor(key))
+				if info, err := s.Stat(t.Context(), key); err != nil || !info.ModTime.Equal(mtime) {
+					t.Errorf("Stat(%q).ModTime = %v (%v), want %v: moving attributes must not touch the object", key, info.ModTime, err, mtime)
+				}
+				_, inXattr := storedXattr(t, filepath.Join(s.root, key))
+				if inXattr != (mode.name == "xattr") {
+					t.Errorf("%s: attributes in the extended attribute %v, want it only in mode %s", key, inXattr, mode.name)
+				}
+			}
+			if _, err := s.Stat(t.Context(), "2026/04/28/asyntask_bad/result.mp4"); err == nil || !strings.Contains(err.Error(), "corrupt attributes") {
+				t.Errorf("Stat of the object with the corrupt sidecar = %v, want it reported", err)
+			}
+		})
 	}
 }
