@@ -2,12 +2,12 @@
 // (MinIO, R2, B2, versitygw, ...) on aws-sdk-go-v2.
 //
 // On AWS, objects of known size up to 5 GiB go up in one streamed
-// PutObject. On S3-compatible servers an object of known size up to one
-// part is one PutObject from memory, signed with its SHA-256, which the
-// driver computes once and returns (storage.HashingPutter); everything else
-// goes through feature/s3/transfermanager in fixed-size parts held in
-// memory. Put explains why S3-compatible servers do not get the streamed
-// path.
+// PutObject, and the rest through feature/s3/transfermanager. On
+// S3-compatible servers an object of up to one part is one PutObject from
+// memory, signed with its SHA-256, which the driver computes once and
+// returns (storage.HashingPutter); a larger one is a multipart upload of
+// parts signed the same way. Put explains why S3-compatible servers do not
+// get the streamed path.
 package s3
 
 import (
@@ -36,10 +36,11 @@ const (
 	// maxSinglePut is S3's limit for one PutObject; larger objects of known
 	// size go multipart.
 	maxSinglePut = 5 << 30
-	// partConcurrency is the number of parts in flight. Memory for a
-	// buffered upload is at most about PartSize*(partConcurrency+2): the
-	// transfermanager's first-part buffer plus its pool of
-	// partConcurrency+1 part buffers.
+	// partConcurrency is the transfermanager's number of parts in flight
+	// (AWS only: a body of unknown size or over 5 GiB). Its memory for an
+	// upload is at most about PartSize*(partConcurrency+2): the first-part
+	// buffer plus its pool of partConcurrency+1 part buffers. On custom
+	// endpoints putMultipart holds two parts.
 	partConcurrency = 1
 )
 
@@ -153,8 +154,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// newUploader configures the transfermanager for bounded memory and for
-// the same checksum policy as the client.
+// newUploader configures the transfermanager (AWS only, see Put) for
+// bounded memory and for the same checksum policy as the client.
 func newUploader(client *s3.Client, partSize int64, custom bool) *transfermanager.Client {
 	return transfermanager.New(client, func(o *transfermanager.Options) {
 		o.PartSizeBytes = partSize
