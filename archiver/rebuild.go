@@ -126,8 +126,19 @@ func restoreSidecar(ctx context.Context, cat *catalog.DB, store storage.Store, k
 			t.RequestParams = params.Bytes()
 		}
 	}
+	// A task.json of an older reelvault dated an incomplete task's settling
+	// as archived_at, and had no settled_at.
+	if t.SettledAt == nil {
+		t.SettledAt = t.ArchivedAt
+	}
 	for i := range t.Assets {
 		a := &t.Assets[i]
+		if a.Key != "" {
+			// Where the video is, as this store names it: right also for a
+			// task.json of an older reelvault, whose bucket was the store's
+			// Location ("minio://name"), and for a folder that moved.
+			objectAddress(store, a, a.Key)
+		}
 		switch a.State {
 		case catalog.AssetArchived:
 			size, ok := videos[a.Key]
@@ -142,6 +153,9 @@ func restoreSidecar(ctx context.Context, cat *catalog.DB, store storage.Store, k
 		if a.State != catalog.AssetArchived {
 			t.ArchiveState = catalog.ArchiveIncomplete
 		}
+	}
+	if t.ArchiveState != catalog.ArchiveArchived {
+		t.ArchivedAt = nil
 	}
 	added, err = cat.Restore(context.WithoutCancel(ctx), t)
 	return added, missing, err

@@ -149,7 +149,8 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 	defer cancel()
 	now = a.opts.Clock()
 	if err == nil {
-		as.Bucket, as.Key, as.Size, as.SHA256 = a.store.Location(), key, res.size, res.sha256
+		objectAddress(a.store, &as, key)
+		as.Size, as.SHA256 = res.size, res.sha256
 		as.MediaDuration, as.MediaWidth, as.MediaHeight = res.media.Duration, res.media.Width, res.media.Height
 		as.MediaCheck = mediaCheck(t, as.Kind, res)
 		if as.MediaCheck != "ok" {

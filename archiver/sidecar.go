@@ -37,13 +37,14 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 	if err != nil {
 		return a.sidecarFailed(ctx, id, fmt.Errorf("no key for task.json: %w", err))
 	}
-	now := a.opts.Clock()
+	// The catalog keeps milliseconds: task.json says the same time.
+	now := a.opts.Clock().Truncate(time.Millisecond)
 	t.TaskJSONKey = key
-	t.ArchivedAt = &now
+	t.SettledAt, t.ArchivedAt = &now, &now
 	t.ArchiveState = catalog.ArchiveArchived
 	for _, as := range t.Assets {
 		if as.State != catalog.AssetArchived {
-			t.ArchiveState = catalog.ArchiveIncomplete
+			t.ArchiveState, t.ArchivedAt = catalog.ArchiveIncomplete, nil
 		}
 	}
 	reply := t.Raw
@@ -89,5 +90,5 @@ func (a *Archiver) sidecarFailed(ctx context.Context, id string, err error) erro
 	a.log.Error("task.json not written; the task is left incomplete, the archive goes on", "task_id", id, "err", err)
 	rctx, cancel := recordCtx(ctx)
 	defer cancel()
-	return a.cat.SidecarFailed(rctx, id, "task.json not written: "+err.Error())
+	return a.cat.SidecarFailed(rctx, id, "task.json not written: "+err.Error(), a.opts.Clock())
 }

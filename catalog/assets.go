@@ -22,13 +22,16 @@ const (
 	AssetError    = "error"   // refused for good (e.g. a URL the policy forbids)
 )
 
-// Asset is one video of a task.
+// Asset is one video of a task. Bucket is the name of the bucket it is in
+// ("" on fs) and URL its full address ("s3://bucket/key", or the file://
+// URL of the file): see Address. Both are "" until the video is archived.
 type Asset struct {
 	TaskID     string     `json:"-"`
 	Kind       string     `json:"kind"`
 	State      string     `json:"state"`
 	Bucket     string     `json:"bucket"`
 	Key        string     `json:"key"`
+	URL        string     `json:"url"`
 	Size       int64      `json:"size"`
 	SHA256     string     `json:"sha256"`
 	ExpiresAt  time.Time  `json:"expires_at"`
@@ -46,18 +49,22 @@ type Asset struct {
 
 	// SourceURL is the signed URL; it never leaves the catalog.
 	SourceURL string `json:"-"`
+	// Location is the store the video went to (storage.Store.Location:
+	// "minio://bucket" tells the drivers apart where URL does not), for
+	// `reelvault verify` to skip objects of another store.
+	Location string `json:"-"`
 }
 
-const assetColumns = `task_id, kind, state, bucket, key, size, sha256, expires_at, archived_at, attempts, last_error, refreshed,
-	source_url, media_duration, media_width, media_height, media_check`
+const assetColumns = `task_id, kind, state, bucket, key, url, size, sha256, expires_at, archived_at, attempts, last_error,
+	refreshed, source_url, location, media_duration, media_width, media_height, media_check`
 
 func scanAsset(s interface{ Scan(...any) error }) (Asset, error) {
 	var a Asset
 	var expires int64
 	var archived sql.NullInt64
-	err := s.Scan(&a.TaskID, &a.Kind, &a.State, &a.Bucket, &a.Key, &a.Size, &a.SHA256, &expires, &archived,
-		&a.Attempts, &a.LastError, &a.Refreshed, &a.SourceURL, &a.MediaDuration, &a.MediaWidth, &a.MediaHeight,
-		&a.MediaCheck)
+	err := s.Scan(&a.TaskID, &a.Kind, &a.State, &a.Bucket, &a.Key, &a.URL, &a.Size, &a.SHA256, &expires, &archived,
+		&a.Attempts, &a.LastError, &a.Refreshed, &a.SourceURL, &a.Location, &a.MediaDuration, &a.MediaWidth,
+		&a.MediaHeight, &a.MediaCheck)
 	a.ExpiresAt = timeMS(expires)
 	a.ArchivedAt = timePtrMS(archived)
 	return a, err
@@ -93,13 +100,14 @@ func (c *DB) NextAssetAttempt(ctx context.Context) (time.Time, bool, error) {
 	return time.UnixMilli(v.Int64), true, nil
 }
 
-// AssetArchived records a stored and verified video.
+// AssetArchived records a stored and verified video: where (Location,
+// Bucket, Key, URL), its size and sha256, and its media check.
 func (c *DB) AssetArchived(ctx context.Context, a Asset, now time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE assets SET state='archived', bucket=?, key=?, size=?, sha256=?, archived_at=?,
-		attempts=attempts+1, last_error='', media_duration=?, media_width=?, media_height=?, media_check=?
-		WHERE task_id=? AND kind=?`,
-		a.Bucket, a.Key, a.Size, a.SHA256, ms(now), a.MediaDuration, a.MediaWidth, a.MediaHeight, a.MediaCheck,
-		a.TaskID, a.Kind)
+	_, err := c.db.ExecContext(ctx, `UPDATE assets SET state='archived', location=?, bucket=?, key=?, url=?, size=?,
+		sha256=?, archived_at=?, attempts=attempts+1, last_error='', media_duration=?, media_width=?, media_height=?,
+		media_check=? WHERE task_id=? AND kind=?`,
+		a.Location, a.Bucket, a.Key, a.URL, a.Size, a.SHA256, ms(now), a.MediaDuration, a.MediaWidth, a.MediaHeight,
+		a.MediaCheck, a.TaskID, a.Kind)
 	if err != nil {
 		return fmt.Errorf("record archived %s %s: %w", a.TaskID, a.Kind, err)
 	}
@@ -162,11 +170,14 @@ func (c *DB) SidecarsDue(ctx context.Context, limit int) ([]string, error) {
 }
 
 // SidecarWritten records the stored task.json and settles the task's archive
-// state: archived when every video is, incomplete otherwise.
+// state: archived when every video is, incomplete otherwise. settled_at is
+// now either way; archived_at only when the task is archived, so that it
+// never dates an archive that did not happen.
 func (c *DB) SidecarWritten(ctx context.Context, id, key string, now time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET task_json_key=?, archived_at=?,
-		archive_state=CASE WHEN EXISTS (SELECT 1 FROM assets WHERE task_id=? AND state!='archived') THEN 'incomplete' ELSE 'archived' END
-		WHERE task_id=?`, key, ms(now), id, id)
+	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET task_json_key=?1, settled_at=?2,
+		archive_state=CASE WHEN EXISTS (SELECT 1 FROM assets WHERE task_id=?3 AND state!='archived') THEN 'incomplete' ELSE 'archived' END,
+		archived_at=CASE WHEN EXISTS (SELECT 1 FROM assets WHERE task_id=?3 AND state!='archived') THEN NULL ELSE ?2 END
+		WHERE task_id=?3`, key, ms(now), id)
 	if err != nil {
 		return fmt.Errorf("record task.json of %s: %w", id, err)
 	}
@@ -175,11 +186,12 @@ func (c *DB) SidecarWritten(ctx context.Context, id, key string, now time.Time) 
 
 // SidecarFailed settles a task whose task.json can never be written (the
 // storage refuses that object, or it cannot be encoded): incomplete, with
-// the reason in last_error, so that it stops being retried and the rest of
-// the archive goes on. Its videos keep their own states.
-func (c *DB) SidecarFailed(ctx context.Context, id, reason string) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET archive_state='incomplete', last_error=?
-		WHERE task_id=? AND archive_state='pending'`, reason, id)
+// the reason in last_error and settled_at now, so that it stops being
+// retried and the rest of the archive goes on. Its videos keep their own
+// states.
+func (c *DB) SidecarFailed(ctx context.Context, id, reason string, now time.Time) error {
+	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET archive_state='incomplete', last_error=?, settled_at=?
+		WHERE task_id=? AND archive_state='pending'`, reason, ms(now), id)
 	if err != nil {
 		return fmt.Errorf("record failed task.json of %s: %w", id, err)
 	}

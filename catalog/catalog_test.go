@@ -120,6 +120,13 @@ func TestSidecarSettlesArchiveState(t *testing.T) {
 		if got.ArchiveState != want {
 			t.Errorf("%s: archive_state %q, want %q", id, got.ArchiveState, want)
 		}
+		// archived_at dates an archive; an incomplete task was never archived.
+		if got.SettledAt == nil || !got.SettledAt.Equal(t0) {
+			t.Errorf("%s: settled_at %v, want %v", id, got.SettledAt, t0)
+		}
+		if archived := got.ArchivedAt != nil && got.ArchivedAt.Equal(t0); archived != (want == catalog.ArchiveArchived) {
+			t.Errorf("%s (%s): archived_at %v", id, want, got.ArchivedAt)
+		}
 	}
 	if n, _ := db.LostAssets(ctx); n != 1 {
 		t.Errorf("LostAssets = %d, want 1", n)

@@ -22,7 +22,8 @@ import (
 //   - jsonl: the same objects, one per line.
 //   - csv: a header line, then one line per task with CSVHeader's columns;
 //     times are RFC 3339 UTC, empty when unknown; the result and original
-//     videos get a column group each.
+//     videos get a column group each. Columns added later come last, so a
+//     reader that takes columns by position keeps working.
 var Formats = []string{"json", "jsonl", "csv"}
 
 // CSVHeader is the column list of the csv format.
@@ -33,6 +34,7 @@ var CSVHeader = []string{
 	"task_json_key", "archived_at", "bucket",
 	"result_state", "result_key", "result_size", "result_sha256", "result_media_check",
 	"original_state", "original_key", "original_size", "original_sha256", "original_media_check",
+	"settled_at", "result_url", "original_url",
 }
 
 // TaskWriter encodes tasks one at a time in one of Formats, so a listing of
@@ -123,18 +125,21 @@ func (tw *TaskWriter) csvRow(t Task) []string {
 		return time.Unix(s, 0).UTC().Format(time.RFC3339)
 	}
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-	archived := ""
-	if t.ArchivedAt != nil {
-		archived = t.ArchivedAt.UTC().Format(time.RFC3339)
+	when := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
 	}
 	r := append(tw.row[:0], t.TaskID, t.Status, t.ArchiveState, t.Action, t.Model, num(t.Duration), t.Ratio,
 		t.Resolution, t.SuperResolution, num(t.FramesPerSecond), strconv.FormatBool(t.GenerateAudio),
 		strconv.FormatInt(t.Seed, 10), strconv.FormatInt(t.CompletionTokens, 10),
 		strconv.FormatInt(t.TotalTokens, 10), strconv.FormatInt(t.SuperResolutionTokens, 10),
 		unix(t.SubmitTime), unix(t.StartTime), unix(t.FinishTime), t.FailReason, t.Prompt, t.Source,
-		t.TaskJSONKey, archived, "")
+		t.TaskJSONKey, when(t.ArchivedAt), "")
 	bucket := len(r) - 1
-	for _, kind := range []string{KindResult, KindOriginal} {
+	var urls [2]string
+	for i, kind := range []string{KindResult, KindOriginal} {
 		var cells [5]string
 		for _, a := range t.Assets {
 			if a.Kind != kind {
@@ -148,10 +153,11 @@ func (tw *TaskWriter) csvRow(t Task) []string {
 				size = strconv.FormatInt(a.Size, 10)
 			}
 			cells = [5]string{a.State, a.Key, size, a.SHA256, a.MediaCheck}
+			urls[i] = a.URL
 		}
 		r = append(r, cells[:]...)
 	}
-	return r
+	return append(r, when(t.SettledAt), urls[0], urls[1])
 }
 
 // csvUnused are the columns the csv format does not print: export leaves
@@ -254,9 +260,9 @@ type assetRow struct {
 
 func (r *assetRow) dest() []any {
 	a := &r.a
-	return []any{&a.TaskID, &a.Kind, &a.State, &a.Bucket, &a.Key, &a.Size, &a.SHA256, &r.expires, &r.archived,
-		&a.Attempts, &a.LastError, &a.Refreshed, &a.SourceURL, &a.MediaDuration, &a.MediaWidth, &a.MediaHeight,
-		&a.MediaCheck}
+	return []any{&a.TaskID, &a.Kind, &a.State, &a.Bucket, &a.Key, &a.URL, &a.Size, &a.SHA256, &r.expires, &r.archived,
+		&a.Attempts, &a.LastError, &a.Refreshed, &a.SourceURL, &a.Location, &a.MediaDuration, &a.MediaWidth,
+		&a.MediaHeight, &a.MediaCheck}
 }
 
 func (r *assetRow) asset() Asset {

@@ -4,11 +4,29 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 )
 
+// A migration is one step of the schema: a SQL statement, or, where SQL
+// cannot say it, Go code run in the step's transaction.
+type migration struct {
+	sql string
+	run func(ctx context.Context, tx *sql.Tx) error
+}
+
+// statements are migrations of one SQL statement each.
+func statements(sql ...string) []migration {
+	m := make([]migration, len(sql))
+	for i, s := range sql {
+		m[i].sql = s
+	}
+	return m
+}
+
 // migrations are applied in order; the schema version is SQLite's
-// user_version. Never edit a released migration: append a new one.
-var migrations = []string{
+// user_version, the number of steps applied. Never edit a released
+// migration: append a new one.
+var migrations = slices.Concat(statements(
 	// 1: tasks and assets.
 	`CREATE TABLE tasks (
 		task_id                 TEXT PRIMARY KEY,
@@ -118,9 +136,77 @@ var migrations = []string{
 	`CREATE INDEX tasks_stats ON tasks(model, finish_time/86400, status, archive_state, action,
 		(CASE WHEN super_resolution != '' THEN super_resolution ELSE resolution END),
 		duration, completion_tokens, total_tokens, super_resolution_tokens, archived_bytes)`,
+), []migration{
+	// 4: an asset's bucket was the store's Location ("minio://name",
+	// "s3://name", "file:///root"), which a script cannot hand to
+	// `aws s3 cp "s3://$bucket/$key"`. That column becomes location (kept
+	// for `verify`, which skips other stores' objects); bucket is now the
+	// name alone ("" on fs), and url the object's full address.
+	{sql: `ALTER TABLE assets RENAME COLUMN bucket TO location`},
+	{sql: `ALTER TABLE assets ADD COLUMN bucket TEXT NOT NULL DEFAULT ''`},
+	{sql: `ALTER TABLE assets ADD COLUMN url TEXT NOT NULL DEFAULT ''`},
+	{run: fillAddresses},
+	// A task's archived_at was also set when it settled incomplete (a video
+	// lost): settled_at takes that time for both outcomes, and archived_at
+	// stays only on archived tasks.
+	{sql: `ALTER TABLE tasks ADD COLUMN settled_at INTEGER`},
+	{sql: `UPDATE tasks SET settled_at = archived_at WHERE archive_state IN ('archived', 'incomplete')`},
+	{sql: `UPDATE tasks SET archived_at = NULL WHERE archive_state != 'archived'`},
+})
+
+// fillAddresses derives bucket and url (Address) from the location and key
+// of every stored asset, in batches by rowid, so that memory stays small
+// however many assets the catalog holds. File URLs need percent-encoding,
+// which SQL has no function for.
+func fillAddresses(ctx context.Context, tx *sql.Tx) error {
+	update, err := tx.PrepareContext(ctx, `UPDATE assets SET bucket=?, url=? WHERE rowid=?`)
+	if err != nil {
+		return err
+	}
+	defer update.Close()
+	type row struct {
+		id            int64
+		location, key string
+	}
+	batch := make([]row, 0, 1000)
+	for last := int64(-1 << 63); ; last = batch[len(batch)-1].id {
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, location, key FROM assets WHERE rowid > ? AND key != ''
+			ORDER BY rowid LIMIT 1000`, last)
+		if err != nil {
+			return err
+		}
+		batch = batch[:0]
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.location, &r.key); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, r := range batch {
+			bucket, url := Address(r.location, r.key)
+			if _, err := update.ExecContext(ctx, bucket, url, r.id); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 func (c *DB) migrate(ctx context.Context) error {
+	return c.migrateTo(ctx, len(migrations))
+}
+
+// migrateTo applies the migrations up to schema version target (tests
+// build a catalog of an older schema with it).
+func (c *DB) migrateTo(ctx context.Context, target int) error {
 	var version int
 	if err := c.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
 		return err
@@ -128,12 +214,19 @@ func (c *DB) migrate(ctx context.Context) error {
 	if version > len(migrations) {
 		return fmt.Errorf("catalog schema version %d is newer than this reelvault (%d): upgrade reelvault", version, len(migrations))
 	}
-	for i := version; i < len(migrations); i++ {
+	for i := version; i < target; i++ {
 		err := c.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			m := migrations[i]
+			var err error
+			if m.run != nil {
+				err = m.run(ctx, tx)
+			} else {
+				_, err = tx.ExecContext(ctx, m.sql)
+			}
+			if err != nil {
 				return fmt.Errorf("migration %d: %w", i+1, err)
 			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1))
+			_, err = tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1))
 			return err
 		})
 		if err != nil {

@@ -14,13 +14,13 @@ import (
 const taskColumns = `task_id, status, archive_state, action, model, duration, ratio, resolution, super_resolution,
 	framespersecond, generate_audio, seed, completion_tokens, total_tokens, super_resolution_tokens, submit_time,
 	start_time, finish_time, fail_reason, progress, request_id, upstream_id, upstream_status, tracked_at, polls,
-	last_error, task_json_key, archived_at, raw_reply, prompt, request_params, key_fingerprint, source`
+	last_error, task_json_key, archived_at, settled_at, raw_reply, prompt, request_params, key_fingerprint, source`
 
 // listColumns and listAssetColumns leave out what no listing prints (the
 // raw reply, the signed URL): each column read costs a conversion per row.
 var (
 	listColumns      = strings.Replace(taskColumns, "raw_reply", "''", 1)
-	listAssetColumns = strings.Replace(assetColumns, "source_url", "''", 1)
+	listAssetColumns = strings.NewReplacer("source_url", "''", "location", "''").Replace(assetColumns)
 )
 
 // taskRow holds the scan destinations of one row of taskColumns.
@@ -28,6 +28,7 @@ type taskRow struct {
 	t           Task
 	tracked     int64
 	archived    sql.NullInt64
+	settled     sql.NullInt64
 	raw, params string
 }
 
@@ -37,7 +38,7 @@ func (r *taskRow) dest() []any {
 		&t.SuperResolution, &t.FramesPerSecond, &t.GenerateAudio, &t.Seed, &t.CompletionTokens, &t.TotalTokens,
 		&t.SuperResolutionTokens, &t.SubmitTime, &t.StartTime, &t.FinishTime, &t.FailReason, &t.Progress,
 		&t.RequestID, &t.UpstreamID, &t.UpstreamStatus, &r.tracked, &t.Polls, &t.LastError, &t.TaskJSONKey,
-		&r.archived, &r.raw, &t.Prompt, &r.params, &t.KeyFingerprint, &t.Source}
+		&r.archived, &r.settled, &r.raw, &t.Prompt, &r.params, &t.KeyFingerprint, &t.Source}
 }
 
 // task returns the scanned task, sharing nothing with r.
@@ -49,6 +50,7 @@ func (r *taskRow) task() Task {
 	}
 	t.TrackedAt = timeMS(r.tracked)
 	t.ArchivedAt = timePtrMS(r.archived)
+	t.SettledAt = timePtrMS(r.settled)
 	if r.raw != "" {
 		t.Raw = []byte(r.raw)
 	}

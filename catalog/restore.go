@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrAmbiguous is returned by ResolveID when a prefix names several tasks.
@@ -56,21 +57,17 @@ func (c *DB) ResolveID(ctx context.Context, id string) (string, error) {
 func (c *DB) Restore(ctx context.Context, t Task) (bool, error) {
 	inserted := false
 	err := c.inTx(ctx, func(tx *sql.Tx) error {
-		var archived any
-		if t.ArchivedAt != nil {
-			archived = ms(*t.ArchivedAt)
-		}
 		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO tasks (task_id, status, archive_state, action, model,
 			duration, ratio, resolution, super_resolution, framespersecond, generate_audio, seed, completion_tokens,
 			total_tokens, super_resolution_tokens, submit_time, start_time, finish_time, progress, request_id,
 			upstream_id, upstream_status, fail_reason, raw_reply, tracked_at, polls, last_error, task_json_key,
-			archived_at, prompt, request_params, key_fingerprint, source)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			archived_at, settled_at, prompt, request_params, key_fingerprint, source)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			t.TaskID, t.Status, t.ArchiveState, t.Action, t.Model, t.Duration, t.Ratio, t.Resolution,
 			t.SuperResolution, t.FramesPerSecond, t.GenerateAudio, t.Seed, t.CompletionTokens, t.TotalTokens,
 			t.SuperResolutionTokens, t.SubmitTime, t.StartTime, t.FinishTime, t.Progress, t.RequestID, t.UpstreamID,
 			t.UpstreamStatus, t.FailReason, string(t.Raw), ms(t.TrackedAt), t.Polls, t.LastError, t.TaskJSONKey,
-			archived, t.Prompt, string(t.RequestParams), t.KeyFingerprint, t.Source)
+			msOrNull(t.ArchivedAt), msOrNull(t.SettledAt), t.Prompt, string(t.RequestParams), t.KeyFingerprint, t.Source)
 		if err != nil {
 			return err
 		}
@@ -79,15 +76,13 @@ func (c *DB) Restore(ctx context.Context, t Task) (bool, error) {
 		}
 		inserted = true
 		for _, a := range t.Assets {
-			var archived any
-			if a.ArchivedAt != nil {
-				archived = ms(*a.ArchivedAt)
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO assets (task_id, kind, source_url, expires_at, state, bucket, key,
-				size, sha256, attempts, last_error, archived_at, media_duration, media_width, media_height, media_check)
-				VALUES (?,?,'',?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-				t.TaskID, a.Kind, ms(a.ExpiresAt), a.State, a.Bucket, a.Key, a.Size, a.SHA256, a.Attempts, a.LastError,
-				archived, a.MediaDuration, a.MediaWidth, a.MediaHeight, a.MediaCheck)
+			_, err := tx.ExecContext(ctx, `INSERT INTO assets (task_id, kind, source_url, expires_at, state, location,
+				bucket, key, url, size, sha256, attempts, last_error, archived_at, media_duration, media_width,
+				media_height, media_check)
+				VALUES (?,?,'',?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+				t.TaskID, a.Kind, ms(a.ExpiresAt), a.State, a.Location, a.Bucket, a.Key, a.URL, a.Size, a.SHA256,
+				a.Attempts, a.LastError, msOrNull(a.ArchivedAt), a.MediaDuration, a.MediaWidth, a.MediaHeight,
+				a.MediaCheck)
 			if err != nil {
 				return fmt.Errorf("asset %s: %w", a.Kind, err)
 			}
@@ -98,4 +93,12 @@ func (c *DB) Restore(ctx context.Context, t Task) (bool, error) {
 		return false, fmt.Errorf("restore %s: %w", t.TaskID, err)
 	}
 	return inserted, nil
+}
+
+// msOrNull is ms for an optional time column: NULL for nil.
+func msOrNull(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return ms(*t)
 }

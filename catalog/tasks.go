@@ -25,6 +25,11 @@ const (
 
 // Task is one catalog row with its assets. The JSON field names are the
 // stable output of `catalog list --format json`: fields are only added.
+//
+// ArchivedAt is when the task became archived (every video and its
+// task.json stored), nil while it is not; SettledAt is when its archive
+// state became final, archived or incomplete. An incomplete task (a video
+// lost, or task.json refused) has a SettledAt and no ArchivedAt.
 type Task struct {
 	TaskID                string     `json:"task_id"`
 	Status                string     `json:"status"`
@@ -54,6 +59,7 @@ type Task struct {
 	LastError             string     `json:"last_error"`
 	TaskJSONKey           string     `json:"task_json_key"`
 	ArchivedAt            *time.Time `json:"archived_at"`
+	SettledAt             *time.Time `json:"settled_at"`
 	// Prompt and RequestParams come from the creation request, when the task
 	// was created through reelvault's proxy (or given at intake).
 	Prompt         string          `json:"prompt"`

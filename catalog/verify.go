@@ -25,9 +25,9 @@ type StoredObject struct {
 // order, for `reelvault verify` to check against the store.
 func (c *DB) StoredObjects(ctx context.Context) ([]StoredObject, error) {
 	rows, err := c.db.QueryContext(ctx, `
-		SELECT task_id, kind, bucket, key, size, sha256 FROM assets WHERE state='archived' AND key != ''
+		SELECT task_id, kind, location, key, size, sha256 FROM assets WHERE state='archived' AND key != ''
 		UNION ALL
-		SELECT t.task_id, ?, COALESCE((SELECT a.bucket FROM assets a WHERE a.task_id=t.task_id AND a.state='archived'
+		SELECT t.task_id, ?, COALESCE((SELECT a.location FROM assets a WHERE a.task_id=t.task_id AND a.state='archived'
 			ORDER BY a.kind LIMIT 1), ''), t.task_json_key, -1, '' FROM tasks t WHERE t.task_json_key != ''
 		ORDER BY 4, 1`, KindTaskJSON)
 	if err != nil {
