@@ -59,8 +59,9 @@ func newCatalogEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 		for _, a := range assets {
-			a.TaskID, a.Bucket, a.Size, a.SHA256 = task.TaskID, "file:///x", sizes[a.Kind], strings.Repeat("ab", 32)
+			a.TaskID, a.Location, a.Size, a.SHA256 = task.TaskID, "file:///x", sizes[a.Kind], strings.Repeat("ab", 32)
 			a.Key = finished.Format("2006/01/02/") + task.TaskID + "/" + a.Kind + ".mp4"
+			a.Bucket, a.URL = catalog.Address(a.Location, a.Key)
 			if err := cat.AssetArchived(ctx, a, finished); err != nil {
 				t.Fatal(err)
 			}

@@ -79,10 +79,14 @@ const listFields = `Fields of json, jsonl (one object per line) and of each json
   super_resolution, framespersecond, generate_audio, seed, completion_tokens,
   total_tokens, super_resolution_tokens, submit_time, start_time, finish_time
   (unix seconds, 0 = not yet), fail_reason, progress, request_id, upstream_id,
-  upstream_status, tracked_at, polls, last_error, task_json_key, archived_at,
-  prompt, request_params (when known), key_fingerprint, source, and assets: an
-  array of {kind, state, bucket, key, size, sha256, expires_at, archived_at,
+  upstream_status, tracked_at, polls, last_error, task_json_key, archived_at
+  (when the task was archived; null unless archive_state is archived),
+  settled_at (when its archive state became archived or incomplete), prompt,
+  request_params (when known), key_fingerprint, source, and assets: an array of
+  {kind, state, bucket, key, url, size, sha256, expires_at, archived_at,
   attempts, last_error, media_duration, media_width, media_height, media_check}.
+  bucket is the bucket's name ("" on fs) and url the video's full address:
+  s3://bucket/key (s3 and minio drivers), file:///root/key percent-encoded (fs).
 csv columns, in this order:`
 
 func newCatalogListCommand(gopts *globalOptions) *cobra.Command {

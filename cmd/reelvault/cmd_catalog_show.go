@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,8 +37,8 @@ func newCatalogShowCommand(gopts *globalOptions) *cobra.Command {
 		Use:   "show TASK_ID",
 		Short: "Print one task: every field, both videos, the media check, the object keys",
 		Long: `Show prints one task with every field the catalog holds, its videos (state, bucket,
-object key, size, sha256, the media check of the stored MP4) and the gateway's last
-reply (signatures redacted). TASK_ID may be any unique prefix of an id.
+object key, url, size, sha256, the media check of the stored MP4) and the gateway's
+last reply (signatures redacted). TASK_ID may be any unique prefix of an id.
 
 --format json (the default) prints the fields of "catalog list --format json" plus
 gateway_reply and, with --presign, presigned: {kind: URL or file path}.
@@ -121,8 +120,16 @@ func locate(ctx context.Context, store storage.Store, key string, ttl time.Durat
 		}
 		return u, nil
 	}
-	if root, ok := strings.CutPrefix(store.Location(), "file://"); ok {
-		return filepath.Join(filepath.FromSlash(root), filepath.FromSlash(key)), nil
+	// The fs driver names the file itself: on a case-insensitive filesystem
+	// it is not root + key.
+	if fp, ok := store.(interface {
+		Path(key string) (string, error)
+	}); ok {
+		p, err := fp.Path(key)
+		if err != nil {
+			return "", fmt.Errorf("path of %s: %w", key, err)
+		}
+		return p, nil
 	}
 	return "", errors.New("this storage driver cannot pre-sign URLs")
 }
@@ -148,6 +155,9 @@ func writeShowText(w io.Writer, s shown) error {
 	if t.ArchivedAt != nil {
 		line("archived at", "%s", t.ArchivedAt.Format(time.RFC3339))
 	}
+	if t.SettledAt != nil {
+		line("settled at", "%s", t.SettledAt.Format(time.RFC3339))
+	}
 	line("task.json", "%s", t.TaskJSONKey)
 	line("model", "%s (%s)", dash(t.Model), dash(t.Action))
 	res := dash(t.Resolution)
@@ -169,7 +179,9 @@ func writeShowText(w io.Writer, s shown) error {
 	line("last error", "%s", t.LastError)
 	for _, a := range t.Assets {
 		line(a.Kind, "%s, %s, sha256 %s", a.State, humanBytes(a.Size), dash(a.SHA256))
-		line("  key", "%s/%s", strings.TrimSuffix(a.Bucket, "/"), a.Key)
+		line("  bucket", "%s", a.Bucket)
+		line("  key", "%s", a.Key)
+		line("  url", "%s", a.URL)
 		if a.MediaCheck != "" {
 			line("  media", "%s, %dx%d, check: %s", seconds(a.MediaDuration), a.MediaWidth, a.MediaHeight, a.MediaCheck)
 		}
