@@ -93,10 +93,19 @@ func writeStatsTable(w io.Writer, st catalog.Stats) error {
 		head[i] = strings.ToUpper(d)
 	}
 	keys = append(keys, head)
+	short := make([]map[string]string, len(st.By)) // per dimension, so two models stay apart
+	for i, d := range st.By {
+		values := []string{}
+		for _, g := range st.Groups {
+			values = append(values, dash(g.Key[d]))
+		}
+		slices.Sort(values)
+		short[i] = shortNames(slices.Compact(values), 24)
+	}
 	for _, g := range st.Groups {
 		key := make([]string, len(st.By))
 		for i, d := range st.By {
-			key[i] = middleEllipsis(dash(g.Key[d]), 24)
+			key[i] = short[i][dash(g.Key[d])]
 		}
 		keys = append(keys, key)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,16 +26,25 @@ func writeJSON(w io.Writer, v any) error {
 // tableWidth is the terminal width the catalog tables are laid out for.
 const tableWidth = 100
 
+// modelWidth is the width of the table's MODEL column.
+const modelWidth = 15
+
 // writeTable prints one aligned line per task, at most tableWidth columns
 // wide: ids and models are shortened (catalog show takes any unique id
-// prefix), sizes and durations are human-readable.
+// prefix; different models stay different, see shortNames), sizes and
+// durations are human-readable. The rows are held until the models are
+// known (the aligned table was held in full anyway, by the tabwriter).
 func writeTable(w io.Writer, tasks iter.Seq2[catalog.Task, error]) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK_ID\tSTATUS\tARCHIVE\tMODEL\tRES\tDUR\tSIZE\tFINISHED")
-	for t, err := range tasks {
-		if err != nil {
-			tw.Flush()
-			return err
+	type row struct {
+		cells [8]string
+	}
+	var rows []row
+	models := map[string]bool{}
+	var err error
+	for t, terr := range tasks {
+		if terr != nil {
+			err = terr
+			break
 		}
 		var size int64
 		for _, a := range t.Assets {
@@ -43,11 +54,21 @@ func writeTable(w io.Writer, tasks iter.Seq2[catalog.Task, error]) error {
 		if t.SuperResolution != "" {
 			res = t.SuperResolution
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ellipsis(t.TaskID, 16), ellipsis(t.Status, 11),
-			dash(t.ArchiveState), middleEllipsis(dash(t.Model), 15), ellipsis(dash(res), 5), seconds(t.Duration),
-			shortBytes(size), unixMinute(t.FinishTime))
+		models[dash(t.Model)] = true
+		rows = append(rows, row{[8]string{ellipsis(t.TaskID, 16), ellipsis(t.Status, 11), dash(t.ArchiveState),
+			dash(t.Model), ellipsis(dash(res), 5), seconds(t.Duration), shortBytes(size), unixMinute(t.FinishTime)}})
 	}
-	return tw.Flush()
+	short := shortNames(slices.Collect(maps.Keys(models)), modelWidth)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK_ID\tSTATUS\tARCHIVE\tMODEL\tRES\tDUR\tSIZE\tFINISHED")
+	for _, r := range rows {
+		r.cells[3] = short[r.cells[3]]
+		fmt.Fprintln(tw, strings.Join(r.cells[:], "\t"))
+	}
+	if ferr := tw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 func unixMinute(s int64) string {
@@ -73,14 +94,72 @@ func ellipsis(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
-// middleEllipsis keeps both ends of s, where model names differ.
-func middleEllipsis(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+// shortNames maps each of names to a form at most n runes long that no
+// other of names shares, so that two models shown in one table never look
+// alike (doubao-seedance-2-0-260128 and doubao-seedance-2-0-turbo-260128
+// were both "doubao-…-260128"). A longer name keeps its head and tail
+// around an ellipsis, where model names differ: halves alike when that cut
+// is unique among names; else, of the cuts that are unique, the one whose
+// tail starts at a word (after "-", "_", ".", ...) and is longest, as
+// variants and dates sit at the end of model names. Two names alike in all of their
+// first and last n-1 runes cannot be told apart in n columns; they keep the
+// middle cut.
+func shortNames(names []string, n int) map[string]string {
+	long := [][]rune{}
+	short := make(map[string]string, len(names))
+	for _, name := range names {
+		if short[name] = name; utf8.RuneCountInString(name) > n {
+			long = append(long, []rune(name))
+		}
 	}
-	head := (n - 1) / 2
-	return string(r[:head]) + "…" + string(r[len(r)-(n-1-head):])
+	for i, s := range long {
+		// unique reports whether no other long name starts with the first
+		// head runes of s and ends with the rest of its n-1: only such a
+		// name can be shortened to what this cut of s gives (a name of at
+		// most n runes is shown whole, without an ellipsis).
+		unique := func(head int) bool {
+			pre, suf := s[:head], s[len(s)-(n-1-head):]
+			for j, t := range long {
+				if j != i && slices.Equal(t[:len(pre)], pre) && slices.Equal(t[len(t)-len(suf):], suf) {
+					return false
+				}
+			}
+			return true
+		}
+		head := cutAt(s, n, unique)
+		short[string(s)] = string(s[:head]) + "…" + string(s[len(s)-(n-1-head):])
+	}
+	return short
+}
+
+// cutAt chooses how many runes of s go before the ellipsis when s is
+// shortened to n runes: the middle when unique says that cut is unique,
+// else the unique cut with the longest tail starting at a word, else the
+// unique cut with the longest tail, else the middle.
+func cutAt(s []rune, n int, unique func(head int) bool) int {
+	mid := (n - 1) / 2
+	if unique(mid) {
+		return mid
+	}
+	fallback := mid
+	found := false
+	for head := 0; head < n; head++ { // longest tail first
+		if !unique(head) {
+			continue
+		}
+		if tail := n - 1 - head; tail > 0 && isWordBreak(s[len(s)-tail-1]) {
+			return head
+		}
+		if !found {
+			fallback, found = head, true
+		}
+	}
+	return fallback
+}
+
+// isWordBreak reports whether r separates the words of a model name.
+func isWordBreak(r rune) bool {
+	return strings.ContainsRune("-_. /:", r)
 }
 
 func seconds(d float64) string {
