@@ -57,7 +57,11 @@ type Store interface {
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
 
 	// Location names where objects go, for the catalog and for people:
-	// "s3://bucket", "minio://bucket" or "file:///abs/root".
+	// "s3://bucket", "minio://bucket" or "file:///abs/root". Keep to these
+	// forms: the catalog derives from them the bucket name and object URL a
+	// script reads (catalog.Address), and migrated old rows from them; a
+	// driver whose key is not the file below root says so through its own
+	// Path(key) method, as fs does.
 	Location() string
 }
 
