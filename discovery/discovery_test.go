@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -243,4 +244,49 @@ func trackedIDs(res discovery.Result) []string {
 		ids = append(ids, it.TaskID)
 	}
 	return ids
+}
+
+// signalling tells the test each time a listing request was answered.
+type signalling struct{ answered chan struct{} }
+
+func (s signalling) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	select {
+	case s.answered <- struct{}{}:
+	default:
+	}
+	return resp, err
+}
+
+func TestStaleWhenTheListingFailsForLong(t *testing.T) {
+	c := &clock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	sim, ts := newSimulator(t, c, nil)
+	sim.SetAccessToken("rotated") // our token no longer works
+	sig := signalling{answered: make(chan struct{}, 1)}
+	d := discovery.New(gateway.NewDashboard(ts.URL, accessToken, userID, &http.Client{Transport: sig}), openCatalog(t),
+		discovery.Options{Clock: c.Now, Interval: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if why := d.Stale(c.Now().Add(2*time.Hour), time.Hour); why != "" {
+		t.Fatalf("not running yet, Stale = %q; want nothing", why)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-sig.answered // a pass has run (and failed)
+
+	if why := d.Stale(c.Now().Add(30*time.Minute), time.Hour); why != "" {
+		t.Errorf("failing for 30 min: Stale = %q; want nothing yet", why)
+	}
+	if why := d.Stale(c.Now().Add(61*time.Minute), time.Hour); !strings.Contains(why, "not been read for 1h1m") {
+		t.Errorf("failing for 61 min: Stale = %q; want it to say since when", why)
+	}
+	c.Advance(2 * time.Hour)
+	sim.SetAccessToken(accessToken) // fixed: the next pass succeeds
+	for d.Stale(c.Now(), time.Hour) != "" {
+		select {
+		case <-sig.answered:
+		case <-t.Context().Done():
+			t.Fatal("the listing works again, but discovery still says it is stale")
+		}
+	}
 }

@@ -124,4 +124,14 @@ func TestHeartbeatPingsOnlyWhileTheBacklogIsHealthy(t *testing.T) {
 	beat(true) // archived: healthy again
 	rejected.Store(true)
 	beat(false)
+	rejected.Store(false)
+	beat(true)
+	stale := "the gateway's task listing has not been read for 1h0m1s"
+	hb.Stale = func() string { return stale }
+	beat(false) // discovery behind: the silence says so
+	if !strings.Contains(logs.String(), stale) {
+		t.Errorf("log should name why pings paused (%q):\n%s", stale, logs)
+	}
+	stale = ""
+	beat(true)
 }
