@@ -65,19 +65,17 @@ type TaskPage struct {
 // NewDashboard; it is then safe for concurrent use. Like Client, it makes
 // one request per call.
 type Dashboard struct {
-	base    string
-	baseErr error
-	token   string
-	userID  string
-	hc      *http.Client
+	// c holds the base URL, the token (as its key, so the client's scrubs
+	// remove it from gateway text) and the same-origin HTTP client.
+	c      *Client
+	userID string
 }
 
 // NewDashboard: baseURL as for NewClient; userID 0 sends no New-Api-User.
 // A nil hc gets a 30 s timeout. Redirects to another origin are refused (as
 // NewClient does), so the token never reaches a host other than the gateway.
 func NewDashboard(baseURL, accessToken string, userID int64, hc *http.Client) *Dashboard {
-	c := NewClient(baseURL, "", hc) // the same base URL rules
-	d := &Dashboard{base: c.base, baseErr: c.baseErr, token: strings.TrimSpace(accessToken), hc: c.hc}
+	d := &Dashboard{c: NewClient(baseURL, accessToken, hc)}
 	if userID != 0 {
 		d.userID = strconv.FormatInt(userID, 10)
 	}
@@ -85,7 +83,7 @@ func NewDashboard(baseURL, accessToken string, userID int64, hc *http.Client) *D
 }
 
 // String names the gateway and never the token.
-func (d *Dashboard) String() string { return "gateway.Dashboard(" + RedactURL(d.base) + ")" }
+func (d *Dashboard) String() string { return "gateway.Dashboard(" + RedactURL(d.c.base) + ")" }
 
 // GoString is String for %#v.
 func (d *Dashboard) GoString() string { return d.String() }
@@ -103,10 +101,10 @@ func (d *Dashboard) ListTasks(ctx context.Context, q ListQuery) (TaskPage, error
 }
 
 func (d *Dashboard) list(ctx context.Context, q ListQuery) (TaskPage, error) {
-	if d.baseErr != nil {
-		return TaskPage{}, retry.Permanent(d.baseErr)
+	if d.c.baseErr != nil {
+		return TaskPage{}, retry.Permanent(d.c.baseErr)
 	}
-	if d.token == "" {
+	if d.c.key == "" {
 		return TaskPage{}, retry.Permanent(fmt.Errorf("%w: no access token configured", ErrTokenRejected))
 	}
 	v := url.Values{}
@@ -118,22 +116,22 @@ func (d *Dashboard) list(ctx context.Context, q ListQuery) (TaskPage, error) {
 	if !q.To.IsZero() {
 		v.Set("end_timestamp", strconv.FormatInt(q.To.Unix(), 10))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+"/api/task/self?"+v.Encode(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.c.base+"/api/task/self?"+v.Encode(), nil)
 	if err != nil {
 		return TaskPage{}, retry.Permanent(fmt.Errorf("build request: %w", err))
 	}
-	req.Header.Set("Authorization", "Bearer "+d.token)
+	req.Header.Set("Authorization", "Bearer "+d.c.key)
 	if d.userID != "" {
 		req.Header.Set("New-Api-User", d.userID)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "reelvault")
-	resp, err := d.hc.Do(req)
+	resp, err := d.c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return TaskPage{}, ctx.Err()
 		}
-		return TaskPage{}, d.scrubErr(fmt.Errorf("request: %w", err))
+		return TaskPage{}, fmt.Errorf("request: %w", err) // the token is in a header, never in the URL quoted
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
@@ -143,7 +141,7 @@ func (d *Dashboard) list(ctx context.Context, q ListQuery) (TaskPage, error) {
 		}
 		return TaskPage{}, fmt.Errorf("read reply (HTTP %d): %w", resp.StatusCode, err)
 	}
-	body = scrub(body, d.token)
+	body = d.c.scrubBytes(body)
 	r := reply{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: body}
 	if len(body) > maxReplyBytes {
 		return TaskPage{}, r.bad(badReply("larger than %d bytes", maxReplyBytes))
@@ -206,27 +204,11 @@ func (d *Dashboard) list(ctx context.Context, q ListQuery) (TaskPage, error) {
 // refused builds the ErrTokenRejected error with the gateway's own words,
 // which say what is wrong (no token, invalid token, wrong user id).
 func (d *Dashboard) refused(status int, msg lenientString) error {
-	m := clean(string(scrub([]byte(msg), d.token)), 200)
+	m := clean(d.c.scrubKey(string(msg)), 200)
 	if m == "" {
 		return fmt.Errorf("%w (HTTP %d)", ErrTokenRejected, status)
 	}
 	return fmt.Errorf("%w (HTTP %d): %s", ErrTokenRejected, status, m)
-}
-
-// scrubErr removes the token from an error's text; transport errors quote
-// the URL, which carries no token, but a proxy's message might.
-func (d *Dashboard) scrubErr(err error) error {
-	if d.token == "" || !strings.Contains(err.Error(), d.token) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), d.token, "REDACTED"))
-}
-
-func scrub(b []byte, secret string) []byte {
-	if secret == "" {
-		return b
-	}
-	return []byte(strings.ReplaceAll(string(b), secret, "REDACTED"))
 }
 
 type wireListing struct {
