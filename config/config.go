@@ -54,12 +54,6 @@ type API struct {
 	GiveUpAfter Duration `yaml:"give_up_after"`
 }
 
-// Catalog is the SQLite catalog of archived videos.
-type Catalog struct {
-	// Path is relative to the working directory when not absolute.
-	Path string `yaml:"path"`
-}
-
 // Storage selects and configures where videos are archived.
 type Storage struct {
 	Driver string `yaml:"driver"` // fs, s3 or minio
@@ -157,7 +151,8 @@ type Log struct {
 }
 
 // Default returns the built-in configuration: a local simulator gateway, a
-// catalog and an fs store under ./reelvault-data, and a loopback listener.
+// SQLite catalog and an fs store under ./reelvault-data, and a loopback
+// listener.
 // It passes Validate.
 func Default() Config {
 	return Config{
@@ -168,7 +163,11 @@ func Default() Config {
 			Timeout:           Duration(30 * time.Second),
 			GiveUpAfter:       Duration(48 * time.Hour),
 		},
-		Catalog: Catalog{Path: "./reelvault-data/catalog.db"},
+		Catalog: Catalog{
+			Driver: "sqlite",
+			Path:   "./reelvault-data/catalog.db",
+			Lease:  Duration(time.Minute),
+		},
 		Storage: Storage{
 			Driver:      "fs",
 			KeyTemplate: "{year}/{month}/{day}/{task_id}",
@@ -226,6 +225,7 @@ func (c Config) Redacted() Config {
 	redact(&c.Discover.AccessToken)
 	c.API.BaseURL = redactURL(c.API.BaseURL)
 	c.Storage.S3.Endpoint = redactURL(c.Storage.S3.Endpoint)
+	c.Catalog.Postgres.URL = redactPostgresURL(c.Catalog.Postgres.URL)
 	return c
 }
 

@@ -40,9 +40,7 @@ const (
 func (c Config) Validate() error {
 	var v validator
 	c.API.validate(&v)
-	if c.Catalog.Path == "" {
-		v.add("catalog.path", "required")
-	}
+	c.validateCatalog(&v)
 	c.Storage.validate(&v)
 	c.Archive.validate(&v)
 	c.Server.validate(&v)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,7 +59,73 @@ func TestValidate(t *testing.T) {
 
 		// catalog
 		{"catalog path empty", func(c *Config) { c.Catalog.Path = "" },
-			[]string{"catalog.path: required"}},
+			[]string{`catalog.path: required when catalog.driver is "sqlite"`}},
+		{"catalog driver empty", func(c *Config) { c.Catalog.Driver = "" },
+			[]string{"catalog.driver: required: one of sqlite, postgres"}},
+		{"catalog driver unknown", func(c *Config) { c.Catalog.Driver = "mysql" },
+			[]string{`catalog.driver: want one of sqlite, postgres, got "mysql"`}},
+		{"postgres url required", func(c *Config) { c.Catalog.Driver = "postgres" },
+			[]string{`catalog.postgres.url: required when catalog.driver is "postgres" (e.g. url: ${REELVAULT_PG_URL})`}},
+		{"postgres complete, path unused", func(c *Config) {
+			c.Catalog.Driver, c.Catalog.Path = "postgres", ""
+			c.Catalog.Postgres.URL = "postgres://rv:pw@db.example.com:5432/reelvault?sslmode=verify-full"
+		}, nil},
+		{"postgresql scheme", func(c *Config) { usePostgres(c, "postgresql://rv@db.example.com/reelvault") }, nil},
+		{"postgres without user or port", func(c *Config) { usePostgres(c, "postgres://db.example.com/reelvault") }, nil},
+		{"postgres url other scheme", func(c *Config) { usePostgres(c, "mysql://rv:pw@db.example.com/reelvault") },
+			[]string{`catalog.postgres.url: want a postgres:// or postgresql:// URL such as postgres://user:pass@host:5432/reelvault?sslmode=verify-full, got scheme "mysql"`}},
+		{"postgres url key=value DSN", func(c *Config) { usePostgres(c, "host=db user=rv password=pw") },
+			[]string{"catalog.postgres.url: want a postgres:// URL such as postgres://user:pass@host:5432/reelvault?sslmode=verify-full, got no scheme (key=value connection strings are not supported)"}},
+		{"postgres url without host", func(c *Config) { usePostgres(c, "postgres:///reelvault") },
+			[]string{"catalog.postgres.url: want a URL with a host, such as postgres://user:pass@host:5432/reelvault?sslmode=verify-full"}},
+		{"postgres url unparsable", func(c *Config) { usePostgres(c, "postgres://rv:pw@db.example.com:54x2/reelvault") },
+			[]string{"catalog.postgres.url: want a URL such as postgres://user:pass@host:5432/reelvault?sslmode=verify-full; it does not parse (value not shown, as it may hold a password): percent-encode reserved characters in the user name and password, e.g. @ as %40"}},
+		{"postgres password with unescaped #", func(c *Config) { usePostgres(c, "postgres://rv:12#34@db.example.com/reelvault") },
+			[]string{`catalog.postgres.url: the user name or password holds an unescaped "/", "?" or "#" (value not shown): percent-encode them as %2F, %3F and %23`}},
+		{"postgres password with unescaped ?", func(c *Config) { usePostgres(c, "postgres://rv:12?34@db.example.com/reelvault") },
+			[]string{`catalog.postgres.url: the user name or password holds an unescaped "/", "?" or "#" (value not shown): percent-encode them as %2F, %3F and %23`}},
+		{"postgres password with unescaped / after @", func(c *Config) { usePostgres(c, "postgres://rv:a@b/c@db.example.com/reelvault") },
+			[]string{`catalog.postgres.url: the user name or password holds an unescaped "/", "?" or "#" (value not shown): percent-encode them as %2F, %3F and %23`}},
+		{"postgres password with escaped reserved characters", func(c *Config) {
+			usePostgres(c, "postgres://rv:a%2Fb%3Fc%23d%40e@db.example.com/reelvault")
+		}, nil},
+		{"lease too short", func(c *Config) {
+			usePostgres(c, "postgres://db.example.com/reelvault")
+			c.API.Timeout, c.Catalog.Lease = Duration(time.Second), Duration(4*time.Second)
+		}, []string{"catalog.lease: must be between 5s and 1h, got 4s"}},
+		{"lease too long", func(c *Config) {
+			usePostgres(c, "postgres://db.example.com/reelvault")
+			c.Catalog.Lease = Duration(61 * time.Minute)
+		},
+			[]string{"catalog.lease: must be between 5s and 1h, got 1h1m"}},
+		{"lease bounds", func(c *Config) {
+			usePostgres(c, "postgres://db.example.com/reelvault")
+			c.API.Timeout, c.Catalog.Lease = Duration(4*time.Second), Duration(5*time.Second)
+		}, nil},
+		{"lease upper bound", func(c *Config) {
+			usePostgres(c, "postgres://db.example.com/reelvault")
+			c.Catalog.Lease = Duration(time.Hour)
+		}, nil},
+		{"lease equal to api.timeout", func(c *Config) {
+			usePostgres(c, "postgres://db.example.com/reelvault")
+			c.Catalog.Lease = Duration(30 * time.Second)
+		},
+			[]string{"catalog.lease: must be longer than api.timeout (30s) so that a poll in flight never outlives its lease, got 30s; raise catalog.lease"}},
+		{"api.timeout beyond the longest lease", func(c *Config) {
+			usePostgres(c, "postgres://db.example.com/reelvault")
+			c.API.Timeout, c.Catalog.Lease = Duration(2*time.Hour), Duration(time.Hour)
+		}, []string{"catalog.lease: must be longer than api.timeout (2h) so that a poll in flight never outlives its lease, got 1h; lower api.timeout below 1h, the longest lease"}},
+		{"lease unused by sqlite", func(c *Config) { c.API.Timeout, c.Catalog.Lease = Duration(2*time.Minute), 0 }, nil},
+		{"instance_id set", func(c *Config) { c.Catalog.InstanceID = "vault-2.eu_west/é" }, nil},
+		{"instance_id longest", func(c *Config) { c.Catalog.InstanceID = strings.Repeat("é", 64) }, nil},
+		{"instance_id too long", func(c *Config) { c.Catalog.InstanceID = strings.Repeat("a", 65) },
+			[]string{"catalog.instance_id: must be at most 64 characters, got 65"}},
+		{"instance_id with a space", func(c *Config) { c.Catalog.InstanceID = "vault 2" },
+			[]string{`catalog.instance_id: must be printable characters without spaces, got "vault 2"`}},
+		{"instance_id with a control character", func(c *Config) { c.Catalog.InstanceID = "vault\n2" },
+			[]string{`catalog.instance_id: must be printable characters without spaces, got "vault\n2"`}},
+		{"instance_id with invalid UTF-8", func(c *Config) { c.Catalog.InstanceID = "vault\xff" },
+			[]string{`catalog.instance_id: must be printable characters without spaces, got "vault\xff"`}},
 
 		// storage
 		{"driver unknown", func(c *Config) { c.Storage.Driver = "gcs" },
@@ -174,6 +241,11 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// usePostgres switches c to a Postgres catalog at url.
+func usePostgres(c *Config, url string) {
+	c.Catalog.Driver, c.Catalog.Postgres.URL = "postgres", url
 }
 
 func TestValidateFieldErrors(t *testing.T) {
