@@ -59,6 +59,13 @@ type Config struct {
 	// Faults are the per-request misbehaviours to inject; see SetFaults.
 	Faults Faults
 
+	// PollDelay holds every task poll (GET /v1/video/generations/{id}) this
+	// long before it is answered, faulty or not, so that polls of one task
+	// from two clients really overlap and show in PollStats (0 means none).
+	// Like Faults.SlowChunkDelay it is a real wait, not the Clock's; it ends
+	// with a 503 as soon as the request's context is cancelled.
+	PollDelay time.Duration
+
 	// AccessToken is the dashboard access token GET /api/task/self takes
 	// (default "sim-access-token"); UserID is the account's id it expects in
 	// New-Api-User (default 1). NoTaskListing answers that route with a 404
@@ -111,6 +118,7 @@ const (
 //	GET  /tos/{id}/{kind}.mp4?X-Tos-...   a video, TOS pre-signed URL style
 //	GET  /vod/{id}/result.mp4?auth_key=... a video, VOD auth_key URL style
 //	GET  /healthz                    "ok", no key, never faulty
+//	GET  /_sim/poll-stats?window=1s  PollStats as JSON, no key, never faulty
 //
 // All methods are safe for concurrent use.
 type Server struct {
@@ -118,6 +126,7 @@ type Server struct {
 	now    func() time.Time
 	secret []byte // signs media URLs; derived from the seed
 	mux    *http.ServeMux
+	polls  pollCounter // has its own lock
 
 	mu          sync.Mutex // guards everything below
 	apiKey      string
@@ -146,7 +155,7 @@ func New(cfg Config) *Server {
 	s.secret = secret[:]
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/video/generations/{id}", s.apiHandler(s.handleGetTask))
+	mux.Handle("GET /v1/video/generations/{id}", s.countPolls(s.apiHandler(s.handleGetTask)))
 	mux.Handle("POST /v1/video/generations", s.apiHandler(s.handleCreateTask))
 	mux.Handle("GET /api/task/self", s.faulty(http.HandlerFunc(s.handleListTasks)))
 	mux.HandleFunc("GET /tos/{id}/{file}", s.handleMedia)
@@ -155,6 +164,7 @@ func New(cfg Config) *Server {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))
 	})
+	mux.HandleFunc("GET /_sim/poll-stats", s.handlePollStats)
 	s.mux = mux
 	return s
 }

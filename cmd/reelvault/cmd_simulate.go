@@ -31,6 +31,7 @@ type simulateOptions struct {
 	failRate    float64
 	srRate      float64
 	faults      simulator.Faults
+	pollDelay   time.Duration
 }
 
 // AddFlags registers the flags. Unlike simulator.Config, a zero here means
@@ -50,6 +51,7 @@ func (o *simulateOptions) AddFlags(f *pflag.FlagSet) {
 	f.Int64Var(&o.videos, "video-bytes", 300<<10, "size of each result video in bytes (super-resolution originals are 4/5 of it)")
 	f.Float64Var(&o.failRate, "failure-rate", 0.1, "share of tasks that end FAILURE (0 to 1)")
 	f.Float64Var(&o.srRate, "sr-rate", 0.3, "share of tasks that are super-resolution tasks with two videos (0 to 1)")
+	f.DurationVar(&o.pollDelay, "poll-delay", 0, "hold every task poll (GET /v1/video/generations/{id}) this long before answering, so that overlapping polls of one task really overlap")
 
 	fl := &o.faults
 	f.Float64Var(&fl.API5xx, "fault-api-5xx", 0, "probability that an API request gets a 500, 502 or 503")
@@ -85,6 +87,7 @@ func (o *simulateOptions) validate() error {
 	durations := map[string]time.Duration{
 		"not-start-for": o.timeline.notStartFor, "queued-for": o.timeline.queuedFor, "run-for": o.timeline.runFor,
 		"retry-after": o.faults.RetryAfter, "slow-chunk-delay": o.faults.SlowChunkDelay,
+		"poll-delay": o.pollDelay,
 	}
 	for name, d := range durations {
 		if d < 0 {
@@ -141,6 +144,7 @@ func (o *simulateOptions) config() simulator.Config {
 		SuperResolutionRate: rate(o.srRate),
 		VideoBytes:          o.videos,
 		Faults:              o.faults,
+		PollDelay:           o.pollDelay,
 	}
 }
 
@@ -159,6 +163,20 @@ The built-in configuration polls it at http://127.0.0.1:8418 with the key "sim-k
 
   reelvault simulate --tasks 20 | reelvault track -
   reelvault run --once
+
+To check a fleet of "reelvault run" instances sharing one catalog, it counts
+every task poll, whatever its key or fault, and serves the counts without a
+key and without faults:
+
+  curl 'http://127.0.0.1:8418/_sim/poll-stats?window=1s'
+
+The JSON reply has "total" polls, "max_concurrent_per_task" (the most polls of
+one task id in flight at once: above 1, two instances overlapped on
+"max_concurrent_task_id"), "max_concurrent" (of any ids), "in_flight",
+"max_in_window" (the most polls that arrived within any sliding window of
+that length, default 1s), "recorded" (arrival times kept for it: the latest
+1,000,000), "first" and "last". --poll-delay makes every poll take that long,
+so that overlapping polls really overlap.
 
 It serves until interrupted, then shuts down gracefully.`,
 		Args: cobra.NoArgs,
