@@ -1,10 +1,15 @@
 # reelvault: `make demo` tries it on the built-in defaults, `make test` runs
-# every test against a real S3 server started on loopback.
+# every test against a real S3 server and a real PostgreSQL server, both
+# started on loopback.
 GO       ?= go
 BIN      := bin/reelvault
 export CGO_ENABLED := 1
 
-.PHONY: build demo test test-short bench fuzz vet clean
+# The packages whose tests open a catalog: `make test` runs them a second time
+# with the catalog on PostgreSQL instead of SQLite.
+CATALOG_PKGS := ./catalog/...
+
+.PHONY: build demo test test-postgres test-short bench fuzz vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reelvault
@@ -13,18 +18,27 @@ build:
 demo: build
 	scripts/demo.sh
 
-# Installs (once, cached under ~/.cache/reelvault) and starts versitygw on a
-# free loopback port, runs the whole suite under the race detector, stops it.
+# Installs (once, cached under ~/.cache/reelvault) and starts versitygw, and
+# (installing Debian's postgresql once when missing) a throwaway PostgreSQL 15,
+# each on a free loopback port; runs the whole suite under the race detector
+# with the catalog on SQLite, then the catalog's users again with the catalog
+# on PostgreSQL (REELVAULT_TEST_CATALOG=postgres), and stops both servers.
 # Debian's chromium is installed first when missing, for the web view's
 # headless-browser test, and exfatprogs and exfat-fuse, for the fs driver's
 # test on a case-insensitive filesystem.
 test:
 	scripts/ensure-chromium.sh
 	scripts/ensure-exfat.sh
-	scripts/with-s3.sh $(GO) test -race -count=1 -timeout 20m ./...
+	scripts/with-s3.sh scripts/with-postgres.sh $(GO) test -race -count=1 -timeout 20m ./...
+	REELVAULT_TEST_CATALOG=postgres scripts/with-s3.sh scripts/with-postgres.sh $(GO) test -race -count=1 -timeout 20m $(CATALOG_PKGS)
 	scripts/fuzz.sh 5s
 
-# Without the S3 server: the s3/minio driver tests skip (outside CI).
+# Only the second pass of `make test`: the catalog's users on PostgreSQL.
+test-postgres:
+	REELVAULT_TEST_CATALOG=postgres scripts/with-s3.sh scripts/with-postgres.sh $(GO) test -race -count=1 -timeout 20m $(CATALOG_PKGS)
+
+# Without the S3 and PostgreSQL servers: the s3/minio driver and Postgres
+# catalog tests skip (outside CI).
 test-short:
 	$(GO) test -count=1 ./...
 

@@ -49,6 +49,9 @@ type Asset struct {
 
 	// SourceURL is the signed URL; it never leaves the catalog.
 	SourceURL string `json:"-"`
+	// Lease is the instance whose lease the asset was claimed under
+	// (ClaimAssets); writes of the outcome hold only while it still is.
+	Lease string `json:"-"`
 	// Location is the store the video went to (storage.Store.Location:
 	// "minio://bucket" tells the drivers apart where URL does not), for
 	// `reelvault verify` to skip objects of another store.
@@ -103,48 +106,58 @@ func (c *DB) NextAssetAttempt(ctx context.Context) (time.Time, bool, error) {
 // AssetArchived records a stored and verified video: where (Location,
 // Bucket, Key, URL), its size and sha256, and its media check.
 func (c *DB) AssetArchived(ctx context.Context, a Asset, now time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE assets SET state='archived', location=?, bucket=?, key=?, url=?, size=?,
+	res, err := c.db.ExecContext(ctx, `UPDATE assets SET state='archived', location=?, bucket=?, key=?, url=?, size=?,
 		sha256=?, archived_at=?, attempts=attempts+1, last_error='', media_duration=?, media_width=?, media_height=?,
-		media_check=? WHERE task_id=? AND kind=?`,
+		media_check=?, lease_owner='', lease_until=0 WHERE task_id=? AND kind=? AND `+leaseHeld,
 		a.Location, a.Bucket, a.Key, a.URL, a.Size, a.SHA256, ms(now), a.MediaDuration, a.MediaWidth, a.MediaHeight,
-		a.MediaCheck, a.TaskID, a.Kind)
+		a.MediaCheck, a.TaskID, a.Kind, a.Lease, a.Lease)
 	if err != nil {
 		return fmt.Errorf("record archived %s %s: %w", a.TaskID, a.Kind, err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return checkLease(a, n)
 }
 
 // AssetRetry records a failed attempt and when to try again.
 func (c *DB) AssetRetry(ctx context.Context, a Asset, reason string, next time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE assets SET attempts=attempts+1, last_error=?, next_attempt_at=? WHERE task_id=? AND kind=?`,
-		reason, ms(next), a.TaskID, a.Kind)
+	res, err := c.db.ExecContext(ctx, `UPDATE assets SET attempts=attempts+1, last_error=?, next_attempt_at=?,
+		lease_owner='', lease_until=0 WHERE task_id=? AND kind=? AND `+leaseHeld,
+		reason, ms(next), a.TaskID, a.Kind, a.Lease, a.Lease)
 	if err != nil {
 		return fmt.Errorf("record failed attempt %s %s: %w", a.TaskID, a.Kind, err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return checkLease(a, n)
 }
 
 // AssetGone ends an asset that can no longer be archived: state is
 // AssetExpired or AssetError, and reason says why.
 func (c *DB) AssetGone(ctx context.Context, a Asset, state, reason string) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE assets SET state=?, attempts=attempts+1, last_error=? WHERE task_id=? AND kind=?`,
-		state, reason, a.TaskID, a.Kind)
+	res, err := c.db.ExecContext(ctx, `UPDATE assets SET state=?, attempts=attempts+1, last_error=?, lease_owner='',
+		lease_until=0 WHERE task_id=? AND kind=? AND `+leaseHeld,
+		state, reason, a.TaskID, a.Kind, a.Lease, a.Lease)
 	if err != nil {
 		return fmt.Errorf("record %s %s as %s: %w", a.TaskID, a.Kind, state, err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return checkLease(a, n)
 }
 
 // AssetRefreshing marks that a fresh URL was asked for (once per asset) and
 // schedules the task's re-poll; the asset waits until the poll updates it,
 // or until retryAt if the poll brings nothing.
 func (c *DB) AssetRefreshing(ctx context.Context, a Asset, reason string, now, retryAt time.Time) error {
-	return c.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE assets SET refreshed=1, attempts=attempts+1, last_error=?, next_attempt_at=?
-			WHERE task_id=? AND kind=?`, reason, ms(retryAt), a.TaskID, a.Kind); err != nil {
+	return c.inTx(ctx, func(tx sqlTx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE assets SET refreshed=TRUE, attempts=attempts+1, last_error=?, next_attempt_at=?,
+			lease_owner='', lease_until=0 WHERE task_id=? AND kind=? AND `+leaseHeld, reason, ms(retryAt), a.TaskID, a.Kind,
+			a.Lease, a.Lease)
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE tasks SET next_poll_at=? WHERE task_id=?`, ms(now), a.TaskID)
+		if n, _ := res.RowsAffected(); checkLease(a, n) != nil {
+			return checkLease(a, n)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET next_poll_at=? WHERE task_id=?`, ms(now), a.TaskID)
 		return err
 	})
 }
@@ -174,9 +187,9 @@ func (c *DB) SidecarsDue(ctx context.Context, limit int) ([]string, error) {
 // now either way; archived_at only when the task is archived, so that it
 // never dates an archive that did not happen.
 func (c *DB) SidecarWritten(ctx context.Context, id, key string, now time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET task_json_key=?1, settled_at=?2,
+	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET task_json_key=?1, settled_at=CAST(?2 AS BIGINT), lease_owner='', lease_until=0,
 		archive_state=CASE WHEN EXISTS (SELECT 1 FROM assets WHERE task_id=?3 AND state!='archived') THEN 'incomplete' ELSE 'archived' END,
-		archived_at=CASE WHEN EXISTS (SELECT 1 FROM assets WHERE task_id=?3 AND state!='archived') THEN NULL ELSE ?2 END
+		archived_at=CASE WHEN EXISTS (SELECT 1 FROM assets WHERE task_id=?3 AND state!='archived') THEN NULL ELSE CAST(?2 AS BIGINT) END
 		WHERE task_id=?3`, key, ms(now), id)
 	if err != nil {
 		return fmt.Errorf("record task.json of %s: %w", id, err)
@@ -190,8 +203,8 @@ func (c *DB) SidecarWritten(ctx context.Context, id, key string, now time.Time) 
 // retried and the rest of the archive goes on. Its videos keep their own
 // states.
 func (c *DB) SidecarFailed(ctx context.Context, id, reason string, now time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET archive_state='incomplete', last_error=?, settled_at=?
-		WHERE task_id=? AND archive_state='pending'`, reason, ms(now), id)
+	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET archive_state='incomplete', last_error=?, settled_at=?,
+		lease_owner='', lease_until=0 WHERE task_id=? AND archive_state='pending'`, reason, ms(now), id)
 	if err != nil {
 		return fmt.Errorf("record failed task.json of %s: %w", id, err)
 	}

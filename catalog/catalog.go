@@ -1,6 +1,9 @@
-// Package catalog is reelvault's memory: a SQLite database of every tracked
-// task, its gateway reply, its polling schedule, and every video asset with
-// where it was archived and how it was verified.
+// Package catalog is reelvault's memory: a database of every tracked task,
+// its gateway reply, its polling schedule, and every video asset with where
+// it was archived and how it was verified. SQLite is the zero-setup default
+// (one `run` at a time, under Lock); Postgres lets several instances share
+// the work, each poll and each transfer leased to one instance at a time
+// (lease.go). Both engines run the same queries (sqldb.go says how).
 //
 // The catalog is the source of truth for resuming after a crash: a task's
 // next poll time and an asset's next attempt live here, so a restarted
@@ -27,7 +30,11 @@ var ErrNotFound = errors.New("task not in catalog")
 
 // DB is an open catalog.
 type DB struct {
-	db *sql.DB
+	db sqlDB
+	d  dialect
+	// where names the database for messages: the SQLite file, or the
+	// Postgres host, port and database (never the password).
+	where string
 }
 
 // Open opens (creating if needed) the catalog at path and migrates it to the
@@ -49,7 +56,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open catalog %s: %w", path, err)
 	}
-	c := &DB{db: db}
+	c := &DB{db: sqlDB{DB: db}, where: path}
 	if err := c.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog %s: %w", path, err)
@@ -70,8 +77,16 @@ func fromMS(v sql.NullInt64) *time.Time {
 	return &t
 }
 
+// Postgres reports whether the catalog is on Postgres (several instances
+// may share it) rather than SQLite (one run at a time, under Lock).
+func (c *DB) Postgres() bool { return c.d.postgres }
+
+// Where names the catalog for messages and health checks: the SQLite file,
+// or "postgres host:port/database"; never a password.
+func (c *DB) Where() string { return c.where }
+
 // inTx runs fn in one transaction, committing when it returns nil.
-func (c *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (c *DB) inTx(ctx context.Context, fn func(tx sqlTx) error) error {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -7,17 +7,15 @@ import (
 	"time"
 
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 )
 
+// mustOpen opens an empty catalog on the suite's backend
+// (catalogtest.Backend): these tests are the conformance suite that SQLite
+// and Postgres both pass.
 func mustOpen(t *testing.T) (*catalog.DB, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "data", "catalog.db")
-	db, err := catalog.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db, path
+	return catalogtest.Open(t, filepath.Join(t.TempDir(), "data"))
 }
 
 var t0 = time.Date(2026, 4, 27, 11, 0, 0, 0, time.UTC)
@@ -157,7 +155,12 @@ func TestNotFoundNeedsThreeAnswers(t *testing.T) {
 }
 
 func TestFilesArePrivateAndLockIsExclusive(t *testing.T) {
-	_, path := mustOpen(t)
+	path := filepath.Join(t.TempDir(), "data", "catalog.db")
+	db, err := catalog.Open(t.Context(), path) // SQLite's files and lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
 		st, err := os.Stat(p)
 		if err != nil {

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -15,9 +14,9 @@ const SourceDiscover = "discover"
 // discovery pass prints. Ids already tracked keep their first source.
 func (c *DB) TrackDiscovered(ctx context.Context, ids []string, now time.Time) ([]string, error) {
 	var added []string
-	err := c.inTx(ctx, func(tx *sql.Tx) error {
+	err := c.inTx(ctx, func(tx sqlTx) error {
 		added = added[:0]
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO tasks (task_id, tracked_at, next_poll_at, source) VALUES (?, ?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO tasks (task_id, tracked_at, next_poll_at, source) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}

@@ -173,7 +173,7 @@ var csvUnused = map[string]string{
 // own order, each task's assets found through the primary key of assets. One
 // query instead of one per batch spares SQLite building and sorting an IN
 // list per batch.
-func exportQuery(format string) string {
+func exportQuery(d dialect, format string) string {
 	var cols []string
 	add := func(col, expr string) {
 		if v, ok := csvUnused[col]; ok && format == "csv" {
@@ -195,14 +195,16 @@ func exportQuery(format string) string {
 			add(c, c)
 		case "archived_at":
 			add("a."+c, "a."+c)
-		case "size", "expires_at", "attempts", "refreshed", "media_duration", "media_width", "media_height":
+		case "refreshed":
+			add("a."+c, "COALESCE(a."+c+", FALSE)")
+		case "size", "expires_at", "attempts", "media_duration", "media_width", "media_height":
 			add("a."+c, "COALESCE(a."+c+", 0)")
 		default:
 			add("a."+c, "COALESCE(a."+c+", '')")
 		}
 	}
 	return `SELECT ` + strings.Join(cols, ", ") + ` FROM tasks t LEFT JOIN assets a ON a.task_id = t.task_id
-		WHERE t.rowid >= ? AND t.rowid < ? ORDER BY t.rowid`
+		WHERE t.` + d.rowid() + ` >= ? AND t.` + d.rowid() + ` < ? ORDER BY t.` + d.rowid()
 }
 
 // everyTask calls fn for every task of query (an exportQuery, with its

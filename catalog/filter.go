@@ -43,7 +43,7 @@ var orderBy = map[string][]string{
 	"model":       {"model", "finish_time", "task_id"},
 	// tracked is table order, the order reelvault learned of the tasks: the
 	// cheapest full scan, used by export.
-	"tracked": {"rowid"},
+	"tracked": {"rowid"}, // dialect.rowid
 }
 
 // ParseSort checks a --sort value: a field of Sorts, optionally with a
@@ -56,8 +56,8 @@ func ParseSort(s string) error {
 }
 
 // query builds the SELECT of f over cols.
-func (f Filter) query(cols string) (string, []any, error) {
-	where, args := f.where()
+func (f Filter) query(d dialect, cols string) (string, []any, error) {
+	where, args := f.where(d)
 	sort := f.Sort
 	if sort == "" {
 		sort = "-finish_time"
@@ -71,13 +71,16 @@ func (f Filter) query(cols string) (string, []any, error) {
 	}
 	terms := slices.Clone(orderBy[strings.TrimPrefix(sort, "-")])
 	for i := range terms {
+		if terms[i] == "rowid" {
+			terms[i] = d.rowid()
+		}
 		terms[i] += dir
 	}
 	q := `SELECT ` + cols + ` FROM tasks` + where + ` ORDER BY ` + strings.Join(terms, ", ")
 	if f.Limit > 0 || f.Offset > 0 {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = -1
+		var limit any = f.Limit
+		if f.Limit <= 0 {
+			limit = d.noLimit()
 		}
 		q += ` LIMIT ? OFFSET ?`
 		args = append(args, limit, f.Offset)
@@ -86,7 +89,7 @@ func (f Filter) query(cols string) (string, []any, error) {
 }
 
 // where is f's WHERE clause ("" when f matches everything) and its arguments.
-func (f Filter) where() (string, []any) {
+func (f Filter) where(d dialect) (string, []any) {
 	var conds []string
 	var args []any
 	for _, c := range []struct{ col, val string }{
@@ -112,7 +115,7 @@ func (f Filter) where() (string, []any) {
 	}
 	for _, w := range f.PromptWords {
 		if w != "" {
-			conds = append(conds, `prompt LIKE ? ESCAPE '\'`)
+			conds = append(conds, `prompt `+d.like()+` ? ESCAPE '\'`)
 			args = append(args, "%"+likeEscaper.Replace(w)+"%")
 		}
 	}

@@ -27,8 +27,8 @@ func (c *DB) Backlog(ctx context.Context) (Backlog, error) {
 	var oldest, next sql.NullInt64
 	err := c.db.QueryRowContext(ctx, `SELECT
 		(SELECT MIN(CASE WHEN finish_time > 0 THEN finish_time*1000 ELSE tracked_at END)
-			FROM tasks INDEXED BY tasks_sidecar WHERE archive_state='pending'),
-		(SELECT MIN(expires_at) FROM assets INDEXED BY assets_pending WHERE state='pending')`).Scan(&oldest, &next)
+			FROM tasks`+c.d.indexedBy("tasks_sidecar")+` WHERE archive_state='pending'),
+		(SELECT MIN(expires_at) FROM assets`+c.d.indexedBy("assets_pending")+` WHERE state='pending')`).Scan(&oldest, &next)
 	if err != nil {
 		return b, fmt.Errorf("read backlog: %w", err)
 	}
@@ -89,13 +89,13 @@ func (c *DB) LastArchivedAt(ctx context.Context) (*time.Time, error) {
 // nothing: it fails when another writer holds the lock past the busy
 // timeout or the database cannot be written. For readiness probes.
 func (c *DB) CheckWritable(ctx context.Context) error {
-	tx, err := c.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock
+	tx, err := c.db.BeginTx(ctx, nil) // on SQLite BEGIN IMMEDIATE: takes the write lock
 	if err != nil {
 		return fmt.Errorf("catalog not writable: %w", err)
 	}
 	defer tx.Rollback()
 	// A no-op write, so SQLite checks that the file can be written too.
-	if _, err := tx.ExecContext(ctx, `UPDATE tasks SET polls=polls WHERE rowid = -1`); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE tasks SET polls=polls WHERE task_id IS NULL`); err != nil {
 		return fmt.Errorf("catalog not writable: %w", err)
 	}
 	return nil

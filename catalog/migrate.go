@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 )
@@ -11,7 +10,7 @@ import (
 // cannot say it, Go code run in the step's transaction.
 type migration struct {
 	sql string
-	run func(ctx context.Context, tx *sql.Tx) error
+	run func(ctx context.Context, tx sqlTx) error
 }
 
 // statements are migrations of one SQL statement each.
@@ -152,13 +151,21 @@ var migrations = slices.Concat(statements(
 	{sql: `ALTER TABLE tasks ADD COLUMN settled_at INTEGER`},
 	{sql: `UPDATE tasks SET settled_at = archived_at WHERE archive_state IN ('archived', 'incomplete')`},
 	{sql: `UPDATE tasks SET archived_at = NULL WHERE archive_state != 'archived'`},
-})
+}, statements(
+	// 5: leases (lease.go). A task's lease covers its poll or its task.json,
+	// an asset's its transfer; on SQLite one run holds them all, and they
+	// matter only to the run that restarts after it was killed.
+	`ALTER TABLE tasks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE tasks ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE assets ADD COLUMN lease_owner TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE assets ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0`,
+))
 
 // fillAddresses derives bucket and url (Address) from the location and key
 // of every stored asset, in batches by rowid, so that memory stays small
 // however many assets the catalog holds. File URLs need percent-encoding,
 // which SQL has no function for.
-func fillAddresses(ctx context.Context, tx *sql.Tx) error {
+func fillAddresses(ctx context.Context, tx sqlTx) error {
 	update, err := tx.PrepareContext(ctx, `UPDATE assets SET bucket=?, url=? WHERE rowid=?`)
 	if err != nil {
 		return err
@@ -215,7 +222,7 @@ func (c *DB) migrateTo(ctx context.Context, target int) error {
 		return fmt.Errorf("catalog schema version %d is newer than this reelvault (%d): upgrade reelvault", version, len(migrations))
 	}
 	for i := version; i < target; i++ {
-		err := c.inTx(ctx, func(tx *sql.Tx) error {
+		err := c.inTx(ctx, func(tx sqlTx) error {
 			m := migrations[i]
 			var err error
 			if m.run != nil {

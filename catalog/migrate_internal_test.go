@@ -23,7 +23,7 @@ func openAtVersion(t *testing.T, path string, version int) *sql.DB {
 		t.Fatal(err)
 	}
 	db.SetMaxOpenConns(1) // BEGIN and COMMIT on one connection
-	if err := (&DB{db: db}).migrateTo(t.Context(), version); err != nil {
+	if err := (&DB{db: sqlDB{DB: db}}).migrateTo(t.Context(), version); err != nil {
 		t.Fatal(err)
 	}
 	return db

@@ -57,7 +57,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"model order", Filter{Sort: "model", Limit: 50}, "tasks_model_finish"},
 		{"task id", Filter{Sort: "task_id", Limit: 50}, "sqlite_autoindex_tasks_1"},
 	} {
-		q, args, err := tt.filter.query(listColumns)
+		q, args, err := tt.filter.query(dialect{}, listColumns)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		}
 	}
 
-	plan := queryPlan(t, c, exportQuery("csv"), 1, 1+exportChunk)
+	plan := queryPlan(t, c, exportQuery(dialect{}, "csv"), 1, 1+exportChunk)
 	t.Logf("export: %s", plan)
 	if !strings.Contains(plan, "SEARCH t USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") || !strings.Contains(plan, "SEARCH a USING INDEX sqlite_autoindex_assets_1 (task_id=?)") ||
 		strings.Contains(plan, "TEMP B-TREE") {

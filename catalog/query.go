@@ -141,7 +141,7 @@ const batchSize = 500
 // sequence.
 func (c *DB) Tasks(ctx context.Context, f Filter) iter.Seq2[Task, error] {
 	return func(yield func(Task, error) bool) {
-		q, args, err := f.query(listColumns)
+		q, args, err := f.query(c.d, listColumns)
 		if err != nil {
 			yield(Task{}, err)
 			return
@@ -158,9 +158,15 @@ func (c *DB) Tasks(ctx context.Context, f Filter) iter.Seq2[Task, error] {
 			return
 		}
 		defer rows.Close()
+		// SQLite reads the assets on the cursor's connection; a Postgres
+		// connection serves one query at a time, and the pool has others.
+		var assets querier = conn
+		if c.d.postgres {
+			assets = c.db
+		}
 		batch := make([]Task, 0, batchSize)
 		flush := func() bool {
-			if err := attachAssets(ctx, conn, listAssetColumns, batch); err != nil {
+			if err := attachAssets(ctx, assets, listAssetColumns, batch); err != nil {
 				yield(Task{}, err)
 				return false
 			}
@@ -198,14 +204,17 @@ const readMmapSize = 1 << 31
 
 // readConn returns a pooled connection set up for long reads. One
 // connection serves a listing's task cursor and its asset lookups.
-func (c *DB) readConn(ctx context.Context) (*sql.Conn, error) {
+func (c *DB) readConn(ctx context.Context) (sqlConn, error) {
 	conn, err := c.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
+		return sqlConn{}, fmt.Errorf("list tasks: %w", err)
+	}
+	if c.d.postgres {
+		return conn, nil
 	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA mmap_size = %d`, int64(readMmapSize))); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("list tasks: %w", err)
+		return sqlConn{}, fmt.Errorf("list tasks: %w", err)
 	}
 	return conn, nil
 }

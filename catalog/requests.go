@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -31,8 +30,8 @@ type CreationRequest struct {
 // tracked keep their first source. It returns how many were new.
 func (c *DB) TrackFrom(ctx context.Context, ids []string, source string, now time.Time) (int, error) {
 	added := 0
-	err := c.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO tasks (task_id, tracked_at, next_poll_at, source) VALUES (?, ?, ?, ?)`)
+	err := c.inTx(ctx, func(tx sqlTx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO tasks (task_id, tracked_at, next_poll_at, source) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,13 +55,13 @@ func (c *DB) ResolveID(ctx context.Context, id string) (string, error) {
 // nothing is scheduled.
 func (c *DB) Restore(ctx context.Context, t Task) (bool, error) {
 	inserted := false
-	err := c.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO tasks (task_id, status, archive_state, action, model,
+	err := c.inTx(ctx, func(tx sqlTx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO tasks (task_id, status, archive_state, action, model,
 			duration, ratio, resolution, super_resolution, framespersecond, generate_audio, seed, completion_tokens,
 			total_tokens, super_resolution_tokens, submit_time, start_time, finish_time, progress, request_id,
 			upstream_id, upstream_status, fail_reason, raw_reply, tracked_at, polls, last_error, task_json_key,
 			archived_at, settled_at, prompt, request_params, key_fingerprint, source)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 			t.TaskID, t.Status, t.ArchiveState, t.Action, t.Model, t.Duration, t.Ratio, t.Resolution,
 			t.SuperResolution, t.FramesPerSecond, t.GenerateAudio, t.Seed, t.CompletionTokens, t.TotalTokens,
 			t.SuperResolutionTokens, t.SubmitTime, t.StartTime, t.FinishTime, t.Progress, t.RequestID, t.UpstreamID,

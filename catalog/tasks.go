@@ -135,13 +135,13 @@ func (c *DB) Finish(ctx context.Context, t Task, assets []Asset, now time.Time) 
 	if len(assets) > 0 {
 		archiveState = ArchivePending
 	}
-	err := c.inTx(ctx, func(tx *sql.Tx) error {
+	err := c.inTx(ctx, func(tx sqlTx) error {
 		// A reply without a model keeps the one the creation request named.
 		_, err := tx.ExecContext(ctx, `UPDATE tasks SET status=?, action=?, model=COALESCE(NULLIF(?, ''), model), duration=?, ratio=?, resolution=?,
 			super_resolution=?, framespersecond=?, generate_audio=?, seed=?, completion_tokens=?, total_tokens=?,
 			super_resolution_tokens=?, submit_time=?, start_time=?, finish_time=?, progress=?, request_id=?, upstream_id=?,
 			upstream_status=?, fail_reason=?, raw_reply=?, polls=polls+1, last_polled_at=?, next_poll_at=NULL,
-			not_found_count=0, last_error='',
+			not_found_count=0, last_error='', lease_owner='', lease_until=0,
 			archive_state=CASE WHEN archive_state IN ('archived','incomplete') THEN archive_state ELSE ? END
 			WHERE task_id=?`,
 			t.Status, t.Action, t.Model, t.Duration, t.Ratio, t.Resolution, t.SuperResolution, t.FramesPerSecond,
@@ -154,7 +154,7 @@ func (c *DB) Finish(ctx context.Context, t Task, assets []Asset, now time.Time) 
 		for _, a := range assets {
 			_, err := tx.ExecContext(ctx, `INSERT INTO assets (task_id, kind, source_url, expires_at) VALUES (?, ?, ?, ?)
 				ON CONFLICT (task_id, kind) DO UPDATE SET source_url=excluded.source_url, expires_at=excluded.expires_at,
-				next_attempt_at=0 WHERE state='pending'`,
+				next_attempt_at=0 WHERE assets.state='pending'`,
 				t.TaskID, a.Kind, a.SourceURL, storedMS(a.ExpiresAt))
 			if err != nil {
 				return err
@@ -170,7 +170,8 @@ func (c *DB) Finish(ctx context.Context, t Task, assets []Asset, now time.Time) 
 
 // PollFailed records a failed poll and when to try again.
 func (c *DB) PollFailed(ctx context.Context, id, reason string, next, now time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET polls=polls+1, last_polled_at=?, next_poll_at=?, last_error=? WHERE task_id=?`,
+	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET polls=polls+1, last_polled_at=?, next_poll_at=?, last_error=?,
+		lease_owner='', lease_until=0 WHERE task_id=?`,
 		ms(now), ms(next), reason, id)
 	if err != nil {
 		return fmt.Errorf("record failed poll of %s: %w", id, err)
@@ -183,9 +184,10 @@ func (c *DB) PollFailed(ctx context.Context, id, reason string, next, now time.T
 // is polled again at next. It returns the count so far.
 func (c *DB) NotFound(ctx context.Context, id string, confirmations int, next, now time.Time) (int, error) {
 	var count int
-	err := c.inTx(ctx, func(tx *sql.Tx) error {
+	err := c.inTx(ctx, func(tx sqlTx) error {
 		if err := tx.QueryRowContext(ctx, `UPDATE tasks SET not_found_count=not_found_count+1, polls=polls+1, last_polled_at=?,
-			next_poll_at=?, last_error='gateway says the task does not exist' WHERE task_id=? RETURNING not_found_count`,
+			next_poll_at=?, last_error='gateway says the task does not exist', lease_owner='', lease_until=0
+			WHERE task_id=? RETURNING not_found_count`,
 			ms(now), ms(next), id).Scan(&count); err != nil {
 			return err
 		}
@@ -203,7 +205,8 @@ func (c *DB) NotFound(ctx context.Context, id string, confirmations int, next, n
 
 // GiveUp stops polling a task that never finished.
 func (c *DB) GiveUp(ctx context.Context, id, reason string, now time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET status=?, next_poll_at=NULL, last_error=?, last_polled_at=? WHERE task_id=?`,
+	_, err := c.db.ExecContext(ctx, `UPDATE tasks SET status=?, next_poll_at=NULL, last_error=?, last_polled_at=?,
+		lease_owner='', lease_until=0 WHERE task_id=?`,
 		StatusGivenUp, reason, ms(now), id)
 	if err != nil {
 		return fmt.Errorf("give up %s: %w", id, err)
@@ -238,9 +241,10 @@ type ProgressUpdate struct {
 // frames, auto-checkpoints, page-cache resets on the other pooled
 // connections) was most of the poller's CPU.
 func (c *DB) ProgressBatch(ctx context.Context, ups []ProgressUpdate) error {
-	return c.inTx(ctx, func(tx *sql.Tx) error {
+	return c.inTx(ctx, func(tx sqlTx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE tasks SET status=?, action=?, progress=?, request_id=?, submit_time=?, start_time=?,
-		raw_reply=?, polls=polls+1, last_polled_at=?, next_poll_at=?, not_found_count=0, last_error='' WHERE task_id=?`)
+		raw_reply=?, polls=polls+1, last_polled_at=?, next_poll_at=?, not_found_count=0, last_error='',
+		lease_owner='', lease_until=0 WHERE task_id=?`)
 		if err != nil {
 			return err
 		}

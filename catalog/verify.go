@@ -27,7 +27,7 @@ func (c *DB) StoredObjects(ctx context.Context) ([]StoredObject, error) {
 	rows, err := c.db.QueryContext(ctx, `
 		SELECT task_id, kind, location, key, size, sha256 FROM assets WHERE state='archived' AND key != ''
 		UNION ALL
-		SELECT t.task_id, ?, COALESCE((SELECT a.location FROM assets a WHERE a.task_id=t.task_id AND a.state='archived'
+		SELECT t.task_id, CAST(? AS TEXT), COALESCE((SELECT a.location FROM assets a WHERE a.task_id=t.task_id AND a.state='archived'
 			ORDER BY a.kind LIMIT 1), ''), t.task_json_key, -1, '' FROM tasks t WHERE t.task_json_key != ''
 		ORDER BY 4, 1`, KindTaskJSON)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 // CountMatching returns how many tasks match f, ignoring its Limit, Offset
 // and Sort: the "of N" beside a page of List.
 func (c *DB) CountMatching(ctx context.Context, f Filter) (int, error) {
-	where, args := f.where()
+	where, args := f.where(c.d)
 	var n int
 	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks`+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count tasks: %w", err)
@@ -43,7 +43,7 @@ func (c *DB) Facets(ctx context.Context) (Facets, error) {
 		{&f.Models, `SELECT DISTINCT model AS v FROM tasks`},
 		{&f.Resolutions, `SELECT resolution AS v FROM tasks UNION SELECT super_resolution FROM tasks`},
 	} {
-		vals, err := c.distinct(ctx, `SELECT v FROM (`+q.sql+`) WHERE v != '' ORDER BY v`)
+		vals, err := c.distinct(ctx, `SELECT v FROM (`+q.sql+`) AS f WHERE v != '' ORDER BY v`)
 		if err != nil {
 			return Facets{}, fmt.Errorf("read filter values: %w", err)
 		}
