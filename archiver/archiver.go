@@ -5,9 +5,11 @@ package archiver
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,9 +71,25 @@ type Options struct {
 	// LoopBackoff spaces out the restarts of a loop that stopped on an
 	// error, such as a catalog another process keeps locked [1s .. 1m].
 	LoopBackoff retry.Backoff
-	Clock       func() time.Time
-	Logger      *slog.Logger
-	Observer    Observer // [none]
+	// Owner names this instance in the catalog's leases [hostname-pid],
+	// and Lease is how long a claimed poll, task.json or transfer stays
+	// this instance's before another may take it over [1m]. Transfers
+	// renew theirs while the bytes move.
+	Owner string
+	Lease time.Duration
+	// Limiter, when set, is the gateway request budget in place of one of
+	// RequestsPerSecond in memory: the catalog's SharedLimiter, which every
+	// instance on one Postgres catalog draws from.
+	Limiter  Limiter
+	Clock    func() time.Time
+	Logger   *slog.Logger
+	Observer Observer // [none]
+}
+
+// Limiter is the gateway's request budget: Wait returns when one request
+// may be sent.
+type Limiter interface {
+	Wait(ctx context.Context) error
 }
 
 func (o *Options) defaults() {
@@ -87,6 +105,11 @@ func (o *Options) defaults() {
 	set(&o.KeyRecheck, 5*time.Minute)
 	set(&o.RefreshWait, time.Minute)
 	set(&o.RateWindow, 30*time.Second)
+	set(&o.Lease, time.Minute)
+	if o.Owner == "" {
+		host, _ := os.Hostname()
+		o.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:6])
+	}
 	if o.MaxVideoBytes <= 0 {
 		o.MaxVideoBytes = 4 << 30
 	}
@@ -136,8 +159,9 @@ type Archiver struct {
 	keyRejected atomic.Bool
 	inflight    atomic.Int64
 	// limiter is the gateway's request budget (api.requests_per_second),
-	// per API key and so per process: polls and discovery share it.
-	limiter *rate.Limiter
+	// per API key and so shared by polls, discovery and, on Postgres, every
+	// instance (Options.Limiter).
+	limiter Limiter
 
 	// progress collects the non-terminal replies of the poll batch in
 	// flight; pollLoop writes them in one transaction when the batch is
@@ -158,6 +182,9 @@ type Archiver struct {
 // New returns an Archiver. It does not start anything.
 func New(cat *catalog.DB, src taskSource, store storage.Store, opts Options) *Archiver {
 	opts.defaults()
+	if opts.Limiter == nil {
+		opts.Limiter = rate.NewLimiter(rate.Limit(opts.RequestsPerSecond), 1)
+	}
 	lim := limits{stall: opts.StallTimeout, maxBytes: opts.MaxVideoBytes, minRate: opts.MinBytesPerSecond,
 		rateWindow: opts.RateWindow}
 	return &Archiver{
@@ -169,7 +196,7 @@ func New(cat *catalog.DB, src taskSource, store storage.Store, opts Options) *Ar
 		log:           opts.Logger,
 		wakeArchive:   make(chan struct{}, 1),
 		wakePoll:      make(chan struct{}, 1),
-		limiter:       rate.NewLimiter(rate.Limit(opts.RequestsPerSecond), 1),
+		limiter:       opts.Limiter,
 		warned:        map[string]bool{},
 		pollHealth:    &loopHealth{name: "poll"},
 		archiveHealth: &loopHealth{name: "archive"},
@@ -180,6 +207,9 @@ func New(cat *catalog.DB, src taskSource, store storage.Store, opts Options) *Ar
 // for other requests to the same gateway (discovery's listing), so that all
 // of them together stay under api.requests_per_second.
 func (a *Archiver) WaitGateway(ctx context.Context) error { return a.limiter.Wait(ctx) }
+
+// Owner is this instance's name in the catalog's leases.
+func (a *Archiver) Owner() string { return a.opts.Owner }
 
 // Wake tells the poller that tasks were tracked and may be due now.
 func (a *Archiver) Wake() { notify(a.wakePoll) }
@@ -207,6 +237,22 @@ func notify(c chan struct{}) {
 // credentials, full disk) ends the run with an error: no video could be
 // stored until someone fixes it, and retrying would only hide that.
 func (a *Archiver) Run(ctx context.Context, once bool) error {
+	if !a.cat.Postgres() {
+		// One run holds a SQLite catalog: what a killed predecessor had
+		// leased is nobody's now, and need not wait its lease out.
+		if err := a.cat.ReleaseLeases(ctx, ""); err != nil {
+			a.log.Warn("could not release the leases a killed run left; they run out by themselves", "err", err)
+		}
+	}
+	// On the way out, hand what this instance holds to the others at once
+	// (a killed one's leases run out instead).
+	defer func() {
+		rctx, cancel := recordCtx(ctx)
+		defer cancel()
+		if err := a.cat.ReleaseLeases(rctx, a.opts.Owner); err != nil {
+			a.log.Warn("could not release this instance's leases; they run out by themselves", "err", err)
+		}
+	}()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup

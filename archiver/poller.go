@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -34,9 +35,9 @@ func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 			sleep(ctx, a.opts.KeyRecheck, nil)
 			a.keyRejected.Store(false) // probe again: someone may have fixed the key
 		}
-		due, err := a.cat.DuePolls(ctx, a.opts.Clock(), 64)
+		due, err := a.cat.ClaimPolls(ctx, a.opts.Owner, a.opts.Clock(), a.opts.Lease, a.pollBatch())
 		if err != nil {
-			return fmt.Errorf("list due polls: %w", err)
+			return err
 		}
 		if len(due) == 0 {
 			a.pollHealth.ok()
@@ -107,12 +108,32 @@ func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 	return nil
 }
 
+// pollBatch is how many due tasks one claim takes: about two seconds of
+// the request budget, so that a claimed task waits for its turn far less
+// than its lease even when several instances share the budget, and at most
+// 64, one transaction's worth of replies.
+func (a *Archiver) pollBatch() int {
+	return int(min(max(math.Ceil(2*a.opts.RequestsPerSecond), 1), 64))
+}
+
 func (a *Archiver) untilNextPoll(ctx context.Context) time.Duration {
 	next, ok, err := a.cat.NextPoll(ctx)
 	if err != nil || !ok {
 		return time.Second
 	}
-	return min(max(next.Sub(a.opts.Clock()), 10*time.Millisecond), time.Second)
+	return untilNext(next.Sub(a.opts.Clock()))
+}
+
+// untilNext is how long a loop that found nothing to claim waits for the
+// next due item, d from now: at least 10 ms and at most a second. A due
+// item it could not claim is another instance's lease, or a claim
+// that lost a race by a hair; asking again in 10 ms would only load the
+// catalog, and the holder's outcome takes longer than a quarter second.
+func untilNext(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 250 * time.Millisecond
+	}
+	return min(max(d, 10*time.Millisecond), time.Second)
 }
 
 // catalogError marks a failure to write the catalog: the poll loop stops on

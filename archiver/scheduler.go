@@ -56,22 +56,31 @@ func (a *Archiver) archiveLoop(ctx context.Context) error {
 	}
 
 	for ctx.Err() == nil {
+		// Claim only what free slots can start now: a claimed item waits
+		// for no slot, so its lease runs while it is worked on.
 		started := 0
-		ids, err := a.cat.SidecarsDue(ctx, a.opts.Concurrency)
-		if err != nil {
-			cancel(err)
-			break
+		free := a.opts.Concurrency - int(a.inflight.Load())
+		var ids []string
+		var due []catalog.Asset
+		var err error
+		if free > 0 {
+			ids, err = a.cat.ClaimSidecars(ctx, a.opts.Owner, a.opts.Clock(), a.opts.Lease, free)
+			if err != nil {
+				cancel(err)
+				break
+			}
 		}
 		for _, id := range ids {
 			if start("sidecar/"+id, func(ctx context.Context) error { return a.writeSidecar(ctx, id) }) {
 				started++
 			}
 		}
-		// Ask for a few more than fit, so in-flight ones don't hide the rest.
-		due, err := a.cat.DueAssets(ctx, a.opts.Clock(), 2*a.opts.Concurrency)
-		if err != nil {
-			cancel(err)
-			break
+		if free -= len(ids); free > 0 {
+			due, err = a.cat.ClaimAssets(ctx, a.opts.Owner, a.opts.Clock(), a.opts.Lease, free)
+			if err != nil {
+				cancel(err)
+				break
+			}
 		}
 		for _, as := range due {
 			if ctx.Err() != nil {
@@ -82,13 +91,14 @@ func (a *Archiver) archiveLoop(ctx context.Context) error {
 			}
 		}
 		if started == 0 {
-			if len(ids) == 0 && len(due) == 0 {
+			if free > 0 {
 				a.archiveHealth.ok() // nothing due, and the catalog answers
 			}
-			// Every due asset in flight: a finishing job or new work wakes
-			// the loop; asking the catalog every 10 ms meanwhile is waste.
+			// Every slot busy, or nothing due: a finishing job or new work
+			// wakes the loop; asking the catalog every 10 ms meanwhile is
+			// waste.
 			wait := time.Second
-			if len(due) == 0 {
+			if free > 0 {
 				wait = a.untilNextAttempt(ctx)
 			}
 			sleep(ctx, wait, a.wakeArchive)
@@ -106,13 +116,60 @@ func (a *Archiver) untilNextAttempt(ctx context.Context) time.Duration {
 	if err != nil || !ok {
 		return time.Second
 	}
-	return min(max(next.Sub(a.opts.Clock()), 10*time.Millisecond), time.Second)
+	return untilNext(next.Sub(a.opts.Clock()))
 }
 
 // archiveAsset makes one attempt at one video and records the outcome. It
 // returns an error when the catalog fails (the loop is restarted), and a
 // fatalError when the storage refuses every object.
 func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
+	err := a.attemptAsset(ctx, as)
+	if errors.Is(err, catalog.ErrLeaseLost) {
+		// Another instance took the video over while this one was slow:
+		// its record stands, and the object's key is the same either way.
+		a.log.Warn("video handed over to another instance; this attempt's outcome is dropped",
+			"task_id", as.TaskID, "kind", as.Kind, "err", err)
+		return nil
+	}
+	return err
+}
+
+// errLeaseLost stops a transfer whose lease another instance took over.
+var errLeaseLost = errors.New("the video's lease passed to another instance")
+
+// holdLease renews as's lease every third of a lease until the returned
+// stop is called, and cancels the transfer (through cancel) when the lease
+// is lost: a slow transfer stays this instance's, and a stalled one is
+// never run by two instances at once.
+func (a *Archiver) holdLease(ctx context.Context, as catalog.Asset, cancel context.CancelCauseFunc) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(a.opts.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			err := a.cat.RenewAsset(ctx, as, a.opts.Clock().Add(a.opts.Lease))
+			switch {
+			case errors.Is(err, catalog.ErrLeaseLost):
+				cancel(errLeaseLost)
+				return
+			case err != nil && ctx.Err() == nil:
+				a.log.Warn("could not renew a transfer's lease; will try again", "task_id", as.TaskID,
+					"kind", as.Kind, "err", err)
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+func (a *Archiver) attemptAsset(ctx context.Context, as catalog.Asset) error {
 	log := a.log.With("task_id", as.TaskID, "kind", as.Kind)
 	t, err := a.cat.Get(ctx, as.TaskID)
 	if err != nil {
@@ -124,6 +181,7 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 	if !ok || fresh.State != catalog.AssetPending {
 		return nil
 	}
+	fresh.Lease = as.Lease
 	as = fresh
 	key, err := videoKey(a.opts.Prefix, a.opts.KeyTemplate, t, as.Kind)
 	if err != nil {
@@ -145,10 +203,17 @@ func (a *Archiver) archiveAsset(ctx context.Context, as catalog.Asset) error {
 	// one try): by then the URL is dead, and the slot is needed.
 	now := a.opts.Clock()
 	limit := max(as.ExpiresAt.Add(a.opts.ExpiryGrace).Sub(now), a.opts.ExpiryGrace)
-	tctx, stop := context.WithTimeoutCause(ctx, limit, fmt.Errorf("%w (%s) and its grace (%v)",
+	lctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	release := a.holdLease(lctx, as, lost)
+	tctx, stop := context.WithTimeoutCause(lctx, limit, fmt.Errorf("%w (%s) and its grace (%v)",
 		errPastExpiry, as.ExpiresAt.UTC().Format(time.RFC3339), a.opts.ExpiryGrace))
 	res, err := a.dl.fetch(tctx, as.SourceURL, key, opts)
 	stop()
+	release()
+	if errors.Is(context.Cause(lctx), errLeaseLost) {
+		return fmt.Errorf("%s %s: %w", as.TaskID, as.Kind, catalog.ErrLeaseLost)
+	}
 	// Record the outcome even if shutdown began meanwhile: a stored video
 	// must not be forgotten.
 	rctx, cancel := recordCtx(ctx)

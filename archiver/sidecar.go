@@ -31,7 +31,7 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 		return err
 	}
 	if t.ArchiveState != catalog.ArchivePending {
-		return nil // settled by a worker that ran from the same stale listing
+		return a.releaseTask(ctx, id) // settled meanwhile
 	}
 	key, err := sidecarKey(a.opts.Prefix, a.opts.KeyTemplate, t)
 	if err != nil {
@@ -74,7 +74,7 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 		}
 		a.log.Warn("storing task.json failed; will retry", "task_id", id, "err", err)
 		sleep(ctx, a.opts.AssetBackoff.Delay(1, err), nil)
-		return nil
+		return a.releaseTask(ctx, id)
 	}
 	rctx, cancel := recordCtx(ctx)
 	defer cancel()
@@ -83,6 +83,13 @@ func (a *Archiver) writeSidecar(ctx context.Context, id string) error {
 	}
 	a.log.Info("task archived", "task_id", id, "archive_state", t.ArchiveState, "key", key)
 	return nil
+}
+
+// releaseTask hands task id back for any instance to claim again.
+func (a *Archiver) releaseTask(ctx context.Context, id string) error {
+	rctx, cancel := recordCtx(ctx)
+	defer cancel()
+	return a.cat.ReleaseTask(rctx, id, a.opts.Owner)
 }
 
 // sidecarFailed settles a task whose task.json cannot be written, loudly.

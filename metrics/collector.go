@@ -26,6 +26,12 @@ var (
 		[]string{"loop"}, nil)
 	loopUpDesc = prometheus.NewDesc("reelvault_loop_up",
 		"1 while the loop runs cleanly, 0 after it stopped on an error until it runs cleanly again.", []string{"loop"}, nil)
+	instanceDesc = prometheus.NewDesc("reelvault_instance_info",
+		"Always 1: this instance's name in the catalog's leases, and the catalog it shares (sqlite or postgres).",
+		[]string{"instance_id", "catalog"}, nil)
+	leasesDesc = prometheus.NewDesc("reelvault_leases_held",
+		"Leases this instance holds now: task (a poll or a task.json in hand) and video (a transfer).",
+		[]string{"kind"}, nil)
 )
 
 // statusLabel bounds the status label: a gateway's words are not ours to
@@ -52,7 +58,7 @@ type catalogCollector struct {
 // Describe implements prometheus.Collector.
 func (c *catalogCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{tasksDesc, assetsDesc, oldestDesc, nextExpiryDesc, keyRejectedDesc,
-		loopRestartsDesc, loopUpDesc} {
+		loopRestartsDesc, loopUpDesc, instanceDesc, leasesDesc} {
 		ch <- d
 	}
 }
@@ -80,6 +86,19 @@ func (c *catalogCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	now := c.opts.Clock()
+	if c.opts.Instance != "" {
+		engine := "sqlite"
+		if c.cat.Postgres() {
+			engine = "postgres"
+		}
+		ch <- prometheus.MustNewConstMetric(instanceDesc, prometheus.GaugeValue, 1, c.opts.Instance, engine)
+		if tasks, videos, err := c.cat.Leases(ctx, c.opts.Instance, now); err != nil {
+			ch <- prometheus.NewInvalidMetric(leasesDesc, err)
+		} else {
+			ch <- prometheus.MustNewConstMetric(leasesDesc, prometheus.GaugeValue, float64(tasks), "task")
+			ch <- prometheus.MustNewConstMetric(leasesDesc, prometheus.GaugeValue, float64(videos), "video")
+		}
+	}
 	b, err := c.cat.Backlog(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(oldestDesc, err)

@@ -32,8 +32,12 @@ type Options struct {
 	KeyRejected func() bool
 	// Loops reports the health of the archiver's loops; nil when nothing
 	// archives (serve, proxy), and their metrics are then not exported.
-	Loops  func() []archiver.LoopStatus
-	Logger *slog.Logger
+	Loops func() []archiver.LoopStatus
+	// Instance is the archiver's name in the catalog's leases; "" when
+	// nothing archives, and the instance and lease metrics are then not
+	// exported.
+	Instance string
+	Logger   *slog.Logger
 	// ScrapeTimeout bounds the catalog queries of one scrape [5s].
 	ScrapeTimeout time.Duration
 }

@@ -18,9 +18,17 @@ type Check struct {
 	Check func(ctx context.Context) error
 }
 
-// CatalogWritable checks that the catalog's write lock can be taken.
+// CatalogWritable checks that the catalog can be written: SQLite's write
+// lock can be taken, or the Postgres server answers a write transaction.
+// A failure names the catalog (the file, or the Postgres host and
+// database), never a password.
 func CatalogWritable(cat *catalog.DB) Check {
-	return Check{Name: "catalog", Check: cat.CheckWritable}
+	return Check{Name: "catalog", Check: func(ctx context.Context) error {
+		if err := cat.CheckWritable(ctx); err != nil {
+			return fmt.Errorf("%s: %w", cat.Where(), err)
+		}
+		return nil
+	}}
 }
 
 // StorageReachable asks the store about a key that should not exist: "not

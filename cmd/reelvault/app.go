@@ -73,16 +73,22 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// openCatalog opens the configured catalog: the SQLite file, or the
+// Postgres database (an error names its host, never the password).
 func (a *app) openCatalog(ctx context.Context) (*catalog.DB, error) {
+	if a.cfg.Catalog.Driver == "postgres" {
+		return catalog.OpenPostgres(ctx, a.cfg.Catalog.Postgres.URL)
+	}
 	return catalog.Open(ctx, a.cfg.Catalog.Path)
 }
 
 // openVault opens the catalog and the store. With lock set it first takes
-// the catalog's run lock, for commands that must not overlap a run. The
-// returned close releases everything it opened.
+// the catalog's run lock, for commands that must not overlap a run; on
+// Postgres several runs sharing the catalog is the point, and leases keep
+// them apart instead. The returned close releases everything it opened.
 func (a *app) openVault(ctx context.Context, lock bool) (*catalog.DB, storage.Store, func(), error) {
 	release := func() {}
-	if lock {
+	if lock && a.cfg.Catalog.Driver != "postgres" {
 		unlock, err := catalog.Lock(a.cfg.Catalog.Path)
 		if err != nil {
 			return nil, nil, nil, err
@@ -148,6 +154,8 @@ func (a *app) archiverOptions() archiver.Options {
 		AllowedHosts:      a.cfg.Archive.AllowedHosts,
 		// The simulator serves videos from loopback, like the gateway itself.
 		AllowPrivateNetworks: a.cfg.Archive.AllowPrivateNetworks || a.gatewayOnLoopback(),
+		Owner:                a.cfg.Catalog.EffectiveInstanceID(),
+		Lease:                time.Duration(a.cfg.Catalog.Lease),
 		Logger:               a.log,
 	}
 }

@@ -32,10 +32,7 @@ func newCatalogEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t, simulator.Config{}, "")
 	ctx := t.Context()
-	cat, err := catalog.Open(ctx, filepath.Join(e.dir, "reelvault-data", "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := e.openCatalog(t)
 	defer cat.Close()
 	if _, err := cat.Track(ctx, []string{idA, idB, idC, idD, idE}, day1.Add(-time.Hour)); err != nil {
 		t.Fatal(err)

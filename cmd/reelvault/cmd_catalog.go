@@ -18,7 +18,8 @@ func newCatalogCommand(gopts *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
 		Short: "Query, export and rebuild the catalog of tracked tasks and archived videos",
-		Long: `The catalog commands read the SQLite catalog (catalog.path) and, for show --presign
+		Long: `The catalog commands read the catalog (catalog.path, or catalog.postgres.url with
+catalog.driver: postgres) and, for show --presign
 and rebuild, the configured storage. Data goes to stdout, errors to stderr; with
 --format json (or jsonl) an error is printed as {"error": "..."} on stderr too.
 
@@ -29,7 +30,7 @@ refused, some task.json unreadable in rebuild); 2 bad command line or config;
 	// A bad flag is a bad command line: exit code 2, as for the other commands.
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	cmd.AddCommand(newCatalogListCommand(gopts), newCatalogShowCommand(gopts), newCatalogStatsCommand(gopts),
-		newCatalogExportCommand(gopts), newCatalogRebuildCommand(gopts))
+		newCatalogExportCommand(gopts), newCatalogRebuildCommand(gopts), newCatalogMigrateCommand(gopts))
 	return cmd
 }
 

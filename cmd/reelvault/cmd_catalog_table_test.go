@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -50,15 +49,12 @@ func TestShortModelNamesStayDistinct(t *testing.T) {
 // models, each line within the table's width.
 func TestCatalogTableTellsModelsApart(t *testing.T) {
 	e := newCatalogEnv(t)
-	cat, err := catalog.Open(t.Context(), filepath.Join(e.dir, "reelvault-data", "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := e.openCatalog(t)
 	const turbo = "asyntask_ffff0000000000000000000000000006"
 	if _, err := cat.Track(t.Context(), []string{turbo}, day1); err != nil {
 		t.Fatal(err)
 	}
-	err = cat.Finish(t.Context(), catalog.Task{TaskID: turbo, Status: "FAILURE", Model: "doubao-seedance-2-0-turbo-260128",
+	err := cat.Finish(t.Context(), catalog.Task{TaskID: turbo, Status: "FAILURE", Model: "doubao-seedance-2-0-turbo-260128",
 		FinishTime: day1.Unix()}, nil, day1)
 	cat.Close()
 	if err != nil {

@@ -45,6 +45,12 @@ under the same prefix while it runs.`,
 }
 
 func runCleanup(ctx context.Context, a *app, out io.Writer) error {
+	if a.cfg.Catalog.Driver == "postgres" {
+		// No lock says that no instance is uploading right now.
+		return &usageError{fmt.Errorf("cleanup: on a Postgres catalog other instances may be uploading now, " +
+			"and cleanup would abort their uploads; let a bucket lifecycle rule abort old incomplete uploads " +
+			"(contrib/lifecycle-abort-multipart.json)")}
+	}
 	unlock, err := catalog.Lock(a.cfg.Catalog.Path)
 	if err != nil {
 		return err

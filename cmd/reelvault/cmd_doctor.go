@@ -110,7 +110,7 @@ func describeConfig(cfg config.Config, gopts *globalOptions) string {
 		path = "built-in defaults"
 	}
 	return fmt.Sprintf("%s; gateway %s, storage %s, catalog %s", path, gateway.RedactURL(cfg.API.BaseURL),
-		cfg.Storage.Driver, cfg.Catalog.Path)
+		cfg.Storage.Driver, cfg.Catalog.Describe())
 }
 
 // checkKey asks the gateway about a task id nobody created: an answer of
@@ -253,11 +253,15 @@ func readBack(ctx context.Context, store storage.Store, key string, want []byte)
 func checkCatalog(ctx context.Context, a *app) (string, error) {
 	path := a.cfg.Catalog.Path
 	_, statErr := os.Stat(path)
+	if a.cfg.Catalog.Driver == "postgres" {
+		path, statErr = a.cfg.Catalog.Describe(), nil
+	}
 	cat, err := a.openCatalog(ctx)
 	if err != nil {
 		return "", fmt.Errorf("cannot open %s: %w", path, err)
 	}
 	defer cat.Close()
+	path = cat.Where()
 	version, latest, err := cat.SchemaVersion(ctx)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)

@@ -78,7 +78,9 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	if cp, ok := store.(interface{ CaseProblem() error }); ok && cp.CaseProblem() != nil {
 		a.log.Warn("storage: tasks whose ids differ only in case would share a folder", "err", cp.CaseProblem())
 	}
-	abortDeadUploads(ctx, a, store)
+	if !cat.Postgres() {
+		abortDeadUploads(ctx, a, store)
+	}
 	lostBefore, err := cat.LostAssets(ctx)
 	if err != nil {
 		return err
@@ -86,7 +88,14 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	var arch *archiver.Archiver
 	keyRejected := func() bool { return arch.KeyRejected() }
 	loops := func() []archiver.LoopStatus { return arch.Loops() }
-	m := metrics.New(ctx, cat, metrics.Options{Logger: a.log, KeyRejected: keyRejected, Loops: loops})
+	aopts := a.archiverOptions()
+	if cat.Postgres() {
+		// The gateway's limit is per API key: every instance on this
+		// catalog draws from one budget kept in it.
+		aopts.Limiter = cat.SharedLimiter("gateway", a.cfg.API.RequestsPerSecond, 1)
+	}
+	m := metrics.New(ctx, cat, metrics.Options{Logger: a.log, KeyRejected: keyRejected, Loops: loops,
+		Instance: aopts.Owner})
 	stats := &runStats{}
 	var running atomic.Pointer[archiver.Archiver] // set once built, read by the progress view
 	inFlight := func() (int, int64) {
@@ -97,7 +106,7 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	}
 	stopView := a.startProgress(ctx, opts, cat, stats, inFlight)
 	defer stopView()
-	aopts := a.archiverOptions() // after startProgress: the log may go through the bar
+	aopts.Logger = a.log // after startProgress: the log may go through the bar
 	aopts.Observer = observers{m, stats}
 	arch = archiver.New(cat, a.gatewayClient(), store, aopts)
 	running.Store(arch)
@@ -113,7 +122,8 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 		runCtx, cancel = context.WithTimeoutCause(ctx, opts.deadline, errDeadline)
 		defer cancel()
 	}
-	a.log.Info("reelvault running", "once", opts.once, "storage", store.Location(), "catalog", a.cfg.Catalog.Path,
+	a.log.Info("reelvault running", "once", opts.once, "storage", store.Location(), "catalog", cat.Where(),
+		"instance", aopts.Owner,
 		"gateway", a.cfg.API.BaseURL, "discover", disc != nil)
 	stopDiscovery := a.startDiscovery(runCtx, disc, opts.once)
 	err = arch.Run(runCtx, opts.once)
@@ -221,9 +231,11 @@ func (a *app) startProgress(ctx context.Context, opts runOptions, cat *catalog.D
 
 // abortDeadUploads aborts the multipart uploads (or, on fs, the stale temp
 // files) an earlier run left under the prefix when it was killed: they are
-// invisible but billed. Holding the catalog lock, this run is the only
-// writer under the prefix, so nothing in flight is touched. A failure is
-// only logged: `reelvault cleanup` can do it later.
+// invisible but billed. Holding the SQLite catalog's lock, this run is the
+// only writer under the prefix, so nothing in flight is touched. On
+// Postgres other instances may be uploading right now, so it is not done
+// (a bucket lifecycle rule does it: contrib/). A failure is only logged:
+// `reelvault cleanup` can do it later.
 func abortDeadUploads(ctx context.Context, a *app, store storage.Store) {
 	aborter, ok := store.(storage.UploadAborter)
 	if !ok {

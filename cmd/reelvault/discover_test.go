@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reelvault/reelvault/catalog"
 	"github.com/reelvault/reelvault/simulator"
 )
 
@@ -173,10 +172,7 @@ func TestDaemonDiscoversTasksCreatedWhileItRuns(t *testing.T) {
 	for range 3 {
 		ids = append(ids, e.sim.CreateTask(simulator.TaskOptions{}))
 	}
-	cat, err := catalog.Open(t.Context(), filepath.Join(e.dir, "reelvault-data", "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := e.openCatalog(t)
 	defer cat.Close()
 	for _, id := range ids {
 		waitArchived(t, cat, id, d)

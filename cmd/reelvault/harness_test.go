@@ -57,10 +57,12 @@ archive:
 server:
   listen: 127.0.0.1:0
 `, srv.URL, o.apiKey, o.archive, o.storage.yaml)
+	catYAML, pgURL := catalogYAML(t)
+	yaml += catYAML
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{dir: dir, config: config, sim: sim, url: srv.URL}
+	return &env{dir: dir, config: config, sim: sim, url: srv.URL, pgURL: pgURL}
 }
 
 // backend is a storage configuration for an env, and a way for the test to
@@ -122,10 +124,7 @@ func (b backend) store(t *testing.T, e *env) storage.Store {
 // catalogTasks reads every task of the env's catalog, as `catalog list` does.
 func catalogTasks(t *testing.T, e *env) []catalog.Task {
 	t.Helper()
-	cat, err := catalog.Open(t.Context(), filepath.Join(e.dir, "reelvault-data", "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := e.openCatalog(t)
 	defer cat.Close()
 	tasks, err := cat.List(t.Context(), catalog.Filter{})
 	if err != nil {

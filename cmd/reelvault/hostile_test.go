@@ -198,10 +198,7 @@ func TestDaemonSurvivesALockedCatalog(t *testing.T) {
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	cat, err := catalog.Open(t.Context(), e.catalogPath())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := e.openCatalog(t)
 	defer cat.Close()
 	waitArchived(t, cat, id, d)
 	for {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/simulator"
 )
 
@@ -33,6 +35,45 @@ type env struct {
 	config string
 	sim    *simulator.Server
 	url    string
+	// pgURL is the env's Postgres catalog when the suite runs on Postgres
+	// (catalogtest.Backend), "" on SQLite.
+	pgURL string
+}
+
+// catalogYAML is the catalog section of an env's config: none on SQLite
+// (the default path under the env), a fresh Postgres database otherwise.
+func catalogYAML(t *testing.T) (yaml, pgURL string) {
+	t.Helper()
+	if catalogtest.Backend() != "postgres" {
+		return "", ""
+	}
+	pgURL = catalogtest.PostgresURL(t)
+	return fmt.Sprintf("catalog:\n  driver: postgres\n  postgres:\n    url: %s\n", pgURL), pgURL
+}
+
+// openCatalog opens the env's catalog, as the commands do.
+func (e *env) openCatalog(t *testing.T) *catalog.DB {
+	t.Helper()
+	var cat *catalog.DB
+	var err error
+	if e.pgURL != "" {
+		cat, err = catalog.OpenPostgres(t.Context(), e.pgURL)
+	} else {
+		cat, err = catalog.Open(t.Context(), e.catalogPath())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+// sqliteOnly skips a test of what only the SQLite catalog has (its file,
+// its lock) when the suite runs on Postgres.
+func sqliteOnly(t *testing.T, why string) {
+	t.Helper()
+	if catalogtest.Backend() == "postgres" {
+		t.Skip("SQLite catalog only: " + why)
+	}
 }
 
 func newEnv(t *testing.T, cfg simulator.Config, extraYAML string) *env {
@@ -55,10 +96,12 @@ archive:
 		// A free port: tests run side by side, and `run` serves HTTP.
 		yaml += "\nserver:\n  listen: 127.0.0.1:0\n"
 	}
+	catYAML, pgURL := catalogYAML(t)
+	yaml += "\n" + catYAML
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{dir: dir, config: config, sim: sim, url: srv.URL}
+	return &env{dir: dir, config: config, sim: sim, url: srv.URL, pgURL: pgURL}
 }
 
 // command prepares `reelvault args...` in the env's directory.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -184,10 +183,7 @@ func TestDaemonServesIntakeProxyAndMetrics(t *testing.T) {
 		t.Fatalf("intake: HTTP %d %s", code, body)
 	}
 
-	cat, err := catalog.Open(t.Context(), filepath.Join(e.dir, "reelvault-data", "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := e.openCatalog(t)
 	defer cat.Close()
 	for _, id := range []string{viaProxy, viaIntake} {
 		waitArchived(t, cat, id, d)
