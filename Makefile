@@ -7,7 +7,7 @@ export CGO_ENABLED := 1
 
 # The packages whose tests open a catalog: `make test` runs them a second time
 # with the catalog on PostgreSQL instead of SQLite.
-CATALOG_PKGS := ./catalog/...
+CATALOG_PKGS := ./catalog/... ./cmd/...
 
 .PHONY: build demo test test-postgres test-short bench fuzz vet clean
 

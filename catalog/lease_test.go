@@ -219,3 +219,42 @@ func TestCopyToPostgresKeepsEveryField(t *testing.T) {
 		t.Errorf("second CopyTo = %v, want ErrNotEmpty", err)
 	}
 }
+
+// TestRunLockOnPostgres: runs share a Postgres catalog's run lock; the
+// first alone may clean up, later ones may not; cleanup (exclusive) is
+// refused while any run holds it, and a closed run's lock is released.
+func TestRunLockOnPostgres(t *testing.T) {
+	url := catalogtest.PostgresURL(t)
+	open := func() *catalog.DB {
+		db, err := catalog.OpenPostgres(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b, c := open(), open(), open()
+	ctx := t.Context()
+	var aloneA, aloneB bool
+	releaseA, err := a.LockRuns(ctx, false, func() { aloneA = true })
+	if err != nil || !aloneA {
+		t.Fatalf("first run: alone %v, %v; want alone", aloneA, err)
+	}
+	releaseB, err := b.LockRuns(ctx, false, func() { aloneB = true })
+	if err != nil || aloneB {
+		t.Fatalf("second run: alone %v, %v; want not alone", aloneB, err)
+	}
+	if _, err := c.LockRuns(ctx, true, nil); !errors.Is(err, catalog.ErrLocked) {
+		t.Fatalf("cleanup beside two runs = %v, want ErrLocked", err)
+	}
+	releaseA()
+	if _, err := c.LockRuns(ctx, true, nil); !errors.Is(err, catalog.ErrLocked) {
+		t.Fatalf("cleanup beside one run = %v, want ErrLocked", err)
+	}
+	releaseB()
+	releaseC, err := c.LockRuns(ctx, true, nil)
+	if err != nil {
+		t.Fatalf("cleanup with no run: %v", err)
+	}
+	releaseC()
+}

@@ -232,3 +232,60 @@ func (c *DB) migratePostgres(ctx context.Context) error {
 		return err
 	})
 }
+
+// runLockID is the advisory lock every run on a Postgres catalog holds
+// shared, and that a command which must run alone (cleanup) holds
+// exclusively ("reelrun!" in ASCII).
+const runLockID = 0x7265656c72756e21
+
+// LockRuns takes a Postgres catalog's run lock on a connection of its own,
+// until release: shared for a run (any number of runs share the catalog),
+// exclusive for a command that must not overlap any run, which then fails
+// with ErrLocked while one is going. A run that finds itself alone calls
+// whileAlone, if set, before other runs may join: the uploads a killed run
+// left can be aborted then, since no other instance is uploading. The lock
+// goes with the connection: a killed process's lock is released by the
+// server. On SQLite, Lock does this.
+func (c *DB) LockRuns(ctx context.Context, exclusive bool, whileAlone func()) (release func(), err error) {
+	if !c.d.postgres {
+		return nil, errors.New("LockRuns is for a Postgres catalog; SQLite's is Lock")
+	}
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock catalog %s: %w", c.where, err)
+	}
+	release = func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock_all()`)
+		conn.Close()
+	}
+	fail := func(err error) (func(), error) {
+		release()
+		return nil, fmt.Errorf("lock catalog %s: %w", c.where, err)
+	}
+	if !exclusive {
+		// Wait out an exclusive holder (a cleanup takes seconds).
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock_shared(?)`, int64(runLockID)); err != nil {
+			return fail(err)
+		}
+	}
+	// A session's own shared lock never blocks its own exclusive request:
+	// the try succeeds only when no other run holds the lock.
+	var alone bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?)`, int64(runLockID)).Scan(&alone); err != nil {
+		return fail(err)
+	}
+	switch {
+	case exclusive && !alone:
+		release()
+		return nil, fmt.Errorf("%s: %w", c.where, ErrLocked)
+	case !exclusive && alone:
+		if whileAlone != nil {
+			whileAlone()
+		}
+		// Hand the exclusive lock back: other runs may join now.
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock(?)`, int64(runLockID)); err != nil {
+			return fail(err)
+		}
+	}
+	return release, nil
+}

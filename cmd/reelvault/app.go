@@ -109,6 +109,26 @@ func (a *app) openVault(ctx context.Context, lock bool) (*catalog.DB, storage.St
 	return cat, store, func() { cat.Close(); release() }, nil
 }
 
+// lockAlone takes the catalog's run lock for a command that must not
+// overlap any run (cleanup, migrate): SQLite's lock file, or the Postgres
+// catalog's run lock exclusively. Either fails with catalog.ErrLocked while
+// a run is going.
+func (a *app) lockAlone(ctx context.Context) (unlock func(), err error) {
+	if a.cfg.Catalog.Driver != "postgres" {
+		return catalog.Lock(a.cfg.Catalog.Path)
+	}
+	cat, err := a.openCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	release, err := cat.LockRuns(ctx, true, nil)
+	if err != nil {
+		cat.Close()
+		return nil, err
+	}
+	return func() { release(); cat.Close() }, nil
+}
+
 // openStore builds the configured driver; s3 and minio check at once that
 // the bucket exists and the credentials work.
 func (a *app) openStore(ctx context.Context) (storage.Store, error) {

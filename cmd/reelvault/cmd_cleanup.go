@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/reelvault/reelvault/catalog"
 	"github.com/reelvault/reelvault/storage"
 	"github.com/reelvault/reelvault/storage/fs"
 	"github.com/reelvault/reelvault/storage/minio"
@@ -30,8 +29,9 @@ prefix: unfinished multipart uploads on S3 and MinIO (invisible in listings, but
 their parts are stored and billed), and temp files older than an hour on fs.
 Stored objects are never touched.
 
-It takes the catalog's lock, so it refuses to run while a reelvault run is
-going (it would abort that run's uploads). Other programs must not upload
+It takes the catalog's lock (SQLite's lock file, or on a Postgres catalog its
+run lock exclusively), so it refuses to run while any reelvault run is going
+(it would abort that run's uploads). Other programs must not upload
 under the same prefix while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -45,13 +45,7 @@ under the same prefix while it runs.`,
 }
 
 func runCleanup(ctx context.Context, a *app, out io.Writer) error {
-	if a.cfg.Catalog.Driver == "postgres" {
-		// No lock says that no instance is uploading right now.
-		return &usageError{fmt.Errorf("cleanup: on a Postgres catalog other instances may be uploading now, " +
-			"and cleanup would abort their uploads; let a bucket lifecycle rule abort old incomplete uploads " +
-			"(contrib/lifecycle-abort-multipart.json)")}
-	}
-	unlock, err := catalog.Lock(a.cfg.Catalog.Path)
+	unlock, err := a.lockAlone(ctx)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func runDiscover(cmd *cobra.Command, gopts *globalOptions, opts discoverOptions)
 		Interval: time.Duration(a.cfg.Discover.Interval),
 		Lookback: time.Duration(a.cfg.Discover.Lookback),
 		ValidID:  archiver.ValidTaskID,
-		Wait:     a.gatewayBudget().Wait,
+		Wait:     a.gatewayBudget(cat).Wait,
 		Logger:   a.log,
 	})
 	if !opts.once {

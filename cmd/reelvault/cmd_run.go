@@ -78,7 +78,15 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	if cp, ok := store.(interface{ CaseProblem() error }); ok && cp.CaseProblem() != nil {
 		a.log.Warn("storage: tasks whose ids differ only in case would share a folder", "err", cp.CaseProblem())
 	}
-	if !cat.Postgres() {
+	if cat.Postgres() {
+		// Runs share a Postgres catalog; one that starts alone may abort
+		// what killed runs left, as no other instance is uploading.
+		release, err := cat.LockRuns(ctx, false, func() { abortDeadUploads(ctx, a, store) })
+		if err != nil {
+			return err
+		}
+		defer release()
+	} else {
 		abortDeadUploads(ctx, a, store)
 	}
 	lostBefore, err := cat.LostAssets(ctx)
@@ -89,11 +97,9 @@ func runRun(ctx context.Context, a *app, opts runOptions) error {
 	keyRejected := func() bool { return arch.KeyRejected() }
 	loops := func() []archiver.LoopStatus { return arch.Loops() }
 	aopts := a.archiverOptions()
-	if cat.Postgres() {
-		// The gateway's limit is per API key: every instance on this
-		// catalog draws from one budget kept in it.
-		aopts.Limiter = cat.SharedLimiter("gateway", a.cfg.API.RequestsPerSecond, 1)
-	}
+	// The gateway's limit is per API key: on Postgres every instance on the
+	// catalog draws from one budget kept in it.
+	aopts.Limiter = a.gatewayBudget(cat)
 	m := metrics.New(ctx, cat, metrics.Options{Logger: a.log, KeyRejected: keyRejected, Loops: loops,
 		Instance: aopts.Owner})
 	stats := &runStats{}
@@ -231,10 +237,9 @@ func (a *app) startProgress(ctx context.Context, opts runOptions, cat *catalog.D
 
 // abortDeadUploads aborts the multipart uploads (or, on fs, the stale temp
 // files) an earlier run left under the prefix when it was killed: they are
-// invisible but billed. Holding the SQLite catalog's lock, this run is the
-// only writer under the prefix, so nothing in flight is touched. On
-// Postgres other instances may be uploading right now, so it is not done
-// (a bucket lifecycle rule does it: contrib/). A failure is only logged:
+// invisible but billed. Holding the SQLite catalog's lock, or alone on a
+// Postgres catalog (LockRuns), this run is the only writer under the
+// prefix, so nothing in flight is touched. A failure is only logged:
 // `reelvault cleanup` can do it later.
 func abortDeadUploads(ctx context.Context, a *app, store storage.Store) {
 	aborter, ok := store.(storage.UploadAborter)

@@ -25,8 +25,12 @@ func (a *app) dashboard() *gateway.Dashboard {
 }
 
 // gatewayBudget is the api.requests_per_second budget for a command that
-// talks to the gateway without an archiver (discover --once).
-func (a *app) gatewayBudget() *rate.Limiter {
+// talks to the gateway without an archiver (discover --once): on a
+// Postgres catalog the one every instance shares, else its own.
+func (a *app) gatewayBudget(cat *catalog.DB) archiver.Limiter {
+	if cat.Postgres() {
+		return cat.SharedLimiter("gateway", a.cfg.API.RequestsPerSecond, 1)
+	}
 	return rate.NewLimiter(rate.Limit(a.cfg.API.RequestsPerSecond), 1)
 }
 

@@ -115,6 +115,7 @@ func checkCatalogCommands(t *testing.T, e *env, ids []string) {
 // versions hold times JSON cannot encode (an expiry in year 3170843, and
 // worse). Every catalog command still lists every task.
 func TestCatalogCommandsSurviveOutOfRangeTimes(t *testing.T) {
+	sqliteOnly(t, "it writes out-of-range times into the SQLite file directly; catalog/times_internal_test.go covers the reads")
 	e := newCatalogEnv(t)
 	db, err := sql.Open("sqlite3", "file:"+e.catalogPath())
 	if err != nil {
@@ -153,6 +154,7 @@ func TestCatalogCommandsSurviveOutOfRangeTimes(t *testing.T) {
 // log, /readyz and /metrics, and is restarted; once the lock is released
 // the task is archived and /readyz is ready again.
 func TestDaemonSurvivesALockedCatalog(t *testing.T) {
+	sqliteOnly(t, "it holds SQLite's write lock from another connection; on Postgres, ha_test.go restarts the server mid-run")
 	locked := make(chan struct{})
 	e := newEnvWith(t, fastSim, envOptions{wrap: func(sim http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

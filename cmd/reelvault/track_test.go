@@ -70,6 +70,7 @@ func TestRunOnceStopsOnRejectedKey(t *testing.T) {
 }
 
 func TestSecondRunRefusesToStart(t *testing.T) {
+	sqliteOnly(t, "on Postgres several runs share the catalog (ha_test.go)")
 	e := newEnv(t, simulator.Config{}, "")
 	startHoldingLock(t, e)
 	code, _, stderr := e.run(t, "", "run", "--once")
