@@ -7,7 +7,7 @@ export CGO_ENABLED := 1
 
 # The packages whose tests open a catalog: `make test` runs them a second time
 # with the catalog on PostgreSQL instead of SQLite.
-CATALOG_PKGS := ./catalog/... ./cmd/...
+CATALOG_PKGS := ./catalog/... ./archiver/... ./cmd/... ./web/... ./server/... ./metrics/... ./discovery/...
 
 .PHONY: build demo test test-postgres test-short bench fuzz vet clean
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/reelvault/reelvault/archiver"
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/simulator"
 	"github.com/reelvault/reelvault/storage"
 	"github.com/reelvault/reelvault/storage/fs"
@@ -86,11 +87,7 @@ func TestOldTaskJSONRebuildsWithBucketNameAndURL(t *testing.T) {
 				}
 				put(dir+"task.json", old)
 			}
-			cat, err := catalog.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cat.Close()
+			cat, _ := catalogtest.Open(t, t.TempDir())
 			res, err := archiver.Rebuild(ctx, cat, store, "vault/", 2, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil || res.Added != 2 {
 				t.Fatalf("rebuild: %+v, %v; want both tasks added", res, err)
@@ -143,11 +140,7 @@ func TestIncompleteTaskIsNotDatedArchived(t *testing.T) {
 			sc.Archive.ArchivedAt, sc.Archive.SettledAt, sc.WrittenAt, task.SettledAt)
 	}
 	// A catalog rebuilt from task.json lists the task as this one does.
-	rebuilt, err := catalog.Open(t.Context(), filepath.Join(t.TempDir(), "rebuilt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rebuilt.Close()
+	rebuilt, _ := catalogtest.Open(t, t.TempDir())
 	if _, err := archiver.Rebuild(t.Context(), rebuilt, f.store, "", 1, nil); err != nil {
 		t.Fatal(err)
 	}

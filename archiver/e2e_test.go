@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/reelvault/reelvault/archiver"
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/gateway"
 	"github.com/reelvault/reelvault/retry"
 	"github.com/reelvault/reelvault/simulator"
@@ -78,11 +78,7 @@ func newHarness(t *testing.T, store storage.Store, cfg simulator.Config) *harnes
 	sim := simulator.New(cfg)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	cat, err := catalog.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
+	cat, _ := catalogtest.Open(t, t.TempDir())
 	return &harness{sim: sim, url: srv.URL, cat: cat, store: store}
 }
 

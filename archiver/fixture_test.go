@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/reelvault/reelvault/archiver"
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/gateway"
 	"github.com/reelvault/reelvault/retry"
 	"github.com/reelvault/reelvault/simulator"
@@ -35,7 +35,7 @@ import (
 // store.
 type fixture struct {
 	t     *testing.T
-	path  string // of the catalog
+	path  string // of the catalog: its SQLite file or Postgres URL (catalogtest.Open)
 	cat   *catalog.DB
 	store storage.Store
 	gw    *httptest.Server
@@ -55,12 +55,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, store storage.Store) *fixture {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "catalog.db")
-	cat, err := catalog.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
+	cat, path := catalogtest.Open(t, t.TempDir())
 	f := &fixture{t: t, path: path, cat: cat, store: store, logs: &lockedBuffer{}, clientTimeout: 5 * time.Second,
 		polls: map[string][]time.Time{}}
 	f.opts = archiver.Options{
@@ -95,7 +90,7 @@ func (f *fixture) run(ids ...string) error {
 	defer cancel()
 	err := a.Run(ctx, true)
 	if ctx.Err() != nil {
-		f.t.Fatalf("run --once did not finish: %v", ctx.Err())
+		f.t.Fatalf("run --once did not finish: %v; log:\n%s", ctx.Err(), f.logs)
 	}
 	return err
 }

@@ -4,12 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the admin connection of TestCatalogUnreachable
+
 	"github.com/reelvault/reelvault/archiver"
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/simulator"
 )
 
@@ -91,6 +98,9 @@ func TestRejectedKeyMidBatchKeepsThePollerAlive(t *testing.T) {
 // in Loops, and is restarted; once the lock is released the task is
 // archived and the loop reports healthy again.
 func TestCatalogLockedByAnotherProcess(t *testing.T) {
+	if catalogtest.Backend() == "postgres" {
+		t.Skip("SQLite catalog only: holds SQLite's file write lock from a second connection")
+	}
 	video := simVideo(t, simulator.TaskOptions{Resolution: "720p", Duration: 5})
 	src, _ := origin(t, video)
 	f := newFixture(t, fsStore(t))
@@ -129,6 +139,73 @@ func TestCatalogLockedByAnotherProcess(t *testing.T) {
 	}
 	f.waitFor("the task archived once the lock is released", func() bool { return f.archivedNow(id) })
 	f.waitFor("the poll loop healthy again", func() bool { return a.LoopsHealthy() == nil })
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	f.assertArchived(id, catalog.KindResult, video)
+	f.assertNothingFalse()
+}
+
+// TestCatalogUnreachable is TestCatalogLockedByAnotherProcess on Postgres,
+// whose writers wait for row locks rather than fail: the catalog's database
+// stops taking connections, and those open are cut, while the daemon waits
+// for a gateway reply. The daemon must not die: the poll loop stops, says
+// so, and is restarted; once the database takes connections again the task
+// is archived and the loops report healthy again.
+func TestCatalogUnreachable(t *testing.T) {
+	if catalogtest.Backend() != "postgres" {
+		t.Skip("Postgres catalog only: TestCatalogLockedByAnotherProcess is the SQLite case")
+	}
+	video := simVideo(t, simulator.TaskOptions{Resolution: "720p", Duration: 5})
+	src, _ := origin(t, video)
+	f := newFixture(t, fsStore(t))
+	const id = "asyntask_unreachable"
+	cut := make(chan struct{})
+	f.reply = func(id string, n int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-cut: // answer only once the catalog is unreachable
+		case <-r.Context().Done():
+			return
+		}
+		writeTask(w, id, taskSpec{status: "SUCCESS", resultURL: src.URL + "/" + id + ".mp4", duration: 5, resolution: "720p"})
+	}
+	a := f.archiver(id)
+	stop := f.daemon(a)
+
+	u, err := url.Parse(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()
+	admin, err := sql.Open("pgx", os.Getenv(catalogtest.EnvPostgresURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() }) // after the allow(true) below
+	allow := func(on bool) {
+		t.Helper()
+		ctx := context.WithoutCancel(t.Context())
+		if _, err := admin.ExecContext(ctx, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS "+strconv.FormatBool(on)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allow(false)
+	t.Cleanup(func() { allow(true) })
+	if _, err := admin.ExecContext(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = $1 AND pid <> pg_backend_pid()`, strings.TrimPrefix(u.Path, "/")); err != nil {
+		t.Fatal(err)
+	}
+	close(cut)
+	f.waitFor("the poll loop's restart logged", func() bool { return f.countLogs("loop stopped on an error", "loop=poll") > 0 })
+	if err := a.LoopsHealthy(); err == nil || !strings.Contains(err.Error(), "poll loop") {
+		t.Errorf("LoopsHealthy = %v while the catalog is unreachable, want the poll loop's error", err)
+	}
+	if l := a.Loops()[0]; l.Name != "poll" || l.Restarts < 1 {
+		t.Errorf("Loops()[0] = %+v, want the poll loop with a restart", l)
+	}
+	allow(true)
+	f.waitFor("the task archived once the catalog is back", func() bool { return f.archivedNow(id) })
+	f.waitFor("the loops healthy again", func() bool { return a.LoopsHealthy() == nil })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -73,6 +73,9 @@ func (a *Archiver) archiveLoop(ctx context.Context) error {
 		for _, id := range ids {
 			if start("sidecar/"+id, func(ctx context.Context) error { return a.writeSidecar(ctx, id) }) {
 				started++
+			} else if err := a.cat.ReleaseTask(ctx, id, a.opts.Owner); err != nil {
+				cancel(err) // its last job is winding down: hand the claim back
+				break
 			}
 		}
 		if free -= len(ids); free > 0 {
@@ -88,6 +91,9 @@ func (a *Archiver) archiveLoop(ctx context.Context) error {
 			}
 			if start(as.TaskID+"/"+as.Kind, func(ctx context.Context) error { return a.archiveAsset(ctx, as) }) {
 				started++
+			} else if err := a.cat.ReleaseAsset(ctx, as); err != nil {
+				cancel(err) // its last attempt is winding down: hand the claim back
+				break
 			}
 		}
 		if started == 0 {

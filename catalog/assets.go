@@ -120,27 +120,27 @@ func (c *DB) AssetArchived(ctx context.Context, a Asset, now time.Time) error {
 
 // AssetRetry records a failed attempt and when to try again.
 func (c *DB) AssetRetry(ctx context.Context, a Asset, reason string, next time.Time) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE assets SET attempts=attempts+1, last_error=?, next_attempt_at=?,
-		lease_owner='', lease_until=0 WHERE task_id=? AND kind=? AND `+leaseHeld,
-		reason, ms(next), a.TaskID, a.Kind, a.Lease, a.Lease)
+	err := c.inTx(ctx, func(tx sqlTx) error {
+		_, err := failedAttempt(ctx, tx, a, `attempts=attempts+1, last_error=?, next_attempt_at=?`, reason, ms(next))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("record failed attempt %s %s: %w", a.TaskID, a.Kind, err)
 	}
-	n, _ := res.RowsAffected()
-	return checkLease(a, n)
+	return nil
 }
 
 // AssetGone ends an asset that can no longer be archived: state is
 // AssetExpired or AssetError, and reason says why.
 func (c *DB) AssetGone(ctx context.Context, a Asset, state, reason string) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE assets SET state=?, attempts=attempts+1, last_error=?, lease_owner='',
-		lease_until=0 WHERE task_id=? AND kind=? AND `+leaseHeld,
-		state, reason, a.TaskID, a.Kind, a.Lease, a.Lease)
+	err := c.inTx(ctx, func(tx sqlTx) error {
+		_, err := failedAttempt(ctx, tx, a, `state=?, attempts=attempts+1, last_error=?`, state, reason)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("record %s %s as %s: %w", a.TaskID, a.Kind, state, err)
 	}
-	n, _ := res.RowsAffected()
-	return checkLease(a, n)
+	return nil
 }
 
 // AssetRefreshing marks that a fresh URL was asked for (once per asset) and
@@ -148,18 +148,41 @@ func (c *DB) AssetGone(ctx context.Context, a Asset, state, reason string) error
 // or until retryAt if the poll brings nothing.
 func (c *DB) AssetRefreshing(ctx context.Context, a Asset, reason string, now, retryAt time.Time) error {
 	return c.inTx(ctx, func(tx sqlTx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE assets SET refreshed=TRUE, attempts=attempts+1, last_error=?, next_attempt_at=?,
-			lease_owner='', lease_until=0 WHERE task_id=? AND kind=? AND `+leaseHeld, reason, ms(retryAt), a.TaskID, a.Kind,
-			a.Lease, a.Lease)
-		if err != nil {
+		fresh, err := failedAttempt(ctx, tx, a, `refreshed=TRUE, attempts=attempts+1, last_error=?, next_attempt_at=?`,
+			reason, ms(retryAt))
+		if err != nil || fresh {
 			return err
-		}
-		if n, _ := res.RowsAffected(); checkLease(a, n) != nil {
-			return checkLease(a, n)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE tasks SET next_poll_at=? WHERE task_id=?`, ms(now), a.TaskID)
 		return err
 	})
+}
+
+// failedAttempt records what a failed attempt at a means (set, with its
+// arguments) and ends its lease; it returns ErrLeaseLost when another
+// instance holds the asset now. A re-poll may have brought a fresh URL
+// while the attempt ran on the old one (a.SourceURL): the failure says
+// nothing of the fresh URL then, so only the lease is ended (fresh), and
+// the next attempt uses the fresh URL.
+func failedAttempt(ctx context.Context, tx sqlTx, a Asset, set string, args ...any) (fresh bool, err error) {
+	args = append(args, a.TaskID, a.Kind, a.Lease, a.Lease, a.SourceURL, a.SourceURL)
+	res, err := tx.ExecContext(ctx, `UPDATE assets SET `+set+`, lease_owner='', lease_until=0
+		WHERE task_id=? AND kind=? AND `+leaseHeld+` AND (?='' OR source_url=?)`, args...)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 || a.SourceURL == "" {
+		return false, checkLease(a, n)
+	}
+	res, err = tx.ExecContext(ctx, `UPDATE assets SET lease_owner='', lease_until=0
+		WHERE task_id=? AND kind=? AND `+leaseHeld+` AND source_url!=?`, a.TaskID, a.Kind, a.Lease, a.Lease, a.SourceURL)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return true, nil
+	}
+	return false, checkLease(a, 0)
 }
 
 // SidecarsDue returns tasks whose videos are all settled but whose task.json

@@ -187,3 +187,15 @@ func (c *DB) ReleaseTask(ctx context.Context, id, owner string) error {
 	}
 	return nil
 }
+
+// ReleaseAsset ends a's lease (a.Lease), if it still holds it: for a claimed
+// video the instance will not work on now (its previous attempt is still
+// winding down), so it need not wait its lease out.
+func (c *DB) ReleaseAsset(ctx context.Context, a Asset) error {
+	_, err := c.db.ExecContext(ctx, `UPDATE assets SET lease_owner='', lease_until=0 WHERE task_id=? AND kind=?
+		AND lease_owner=?`, a.TaskID, a.Kind, a.Lease)
+	if err != nil {
+		return fmt.Errorf("release lease of %s %s: %w", a.TaskID, a.Kind, err)
+	}
+	return nil
+}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/discovery"
 	"github.com/reelvault/reelvault/gateway"
 	"github.com/reelvault/reelvault/retry"
@@ -41,11 +41,7 @@ func (c *clock) Advance(d time.Duration) {
 
 func openCatalog(t *testing.T) *catalog.DB {
 	t.Helper()
-	cat, err := catalog.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
+	cat, _ := catalogtest.Open(t, t.TempDir())
 	return cat
 }
 

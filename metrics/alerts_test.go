@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/metrics"
 )
 
@@ -34,11 +35,7 @@ func TestAlertRulesUseExportedMetrics(t *testing.T) {
 	}
 
 	ctx := t.Context()
-	cat, err := catalog.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
+	cat, _ := catalogtest.Open(t, t.TempDir())
 	if _, err := cat.Track(ctx, []string{"asyntask_a"}, t0); err != nil {
 		t.Fatal(err)
 	}

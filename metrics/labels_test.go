@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/metrics"
 )
 
@@ -19,11 +19,7 @@ import (
 // yields the documented one and "other" only.
 func TestStatusLabelsAreBounded(t *testing.T) {
 	ctx := t.Context()
-	cat, err := catalog.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
+	cat, _ := catalogtest.Open(t, t.TempDir())
 	var ids []string
 	for i := range 101 {
 		ids = append(ids, fmt.Sprintf("asyntask_word%03d", i))

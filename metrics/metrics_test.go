@@ -5,13 +5,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/metrics"
 )
 
@@ -52,11 +52,7 @@ func want(t *testing.T, got map[string]float64, series string, v float64) {
 
 func TestLossRiskGaugesMoveAsTasksAge(t *testing.T) {
 	ctx := t.Context()
-	cat, err := catalog.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
+	cat, _ := catalogtest.Open(t, t.TempDir())
 	now := t0
 	m := metrics.New(ctx, cat, metrics.Options{Clock: func() time.Time { return now },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -9,14 +9,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	_ "github.com/mattn/go-sqlite3" // reads the catalog file behind the catalog's back
+	_ "github.com/jackc/pgx/v5/stdlib" // these two read the catalog behind its back
+	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/server"
 )
 
@@ -26,29 +27,28 @@ func openCatalog(t *testing.T) *catalog.DB {
 	return cat
 }
 
-// openCatalogAt opens a fresh catalog and says where its file is, for tests
-// that read its rows behind the catalog's back.
+// openCatalogAt opens a fresh catalog and says where it is (its SQLite file
+// or Postgres URL), for tests that read its rows behind the catalog's back.
 func openCatalogAt(t *testing.T) (*catalog.DB, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "catalog.db")
-	cat, err := catalog.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	return cat, path
+	return catalogtest.Open(t, t.TempDir())
 }
 
-// taskRow is every column of the task's row in the catalog file, as text,
-// read with plain SQL: what anyone who copies the file can read.
-func taskRow(t *testing.T, path, id string) string {
+// taskRow is every column of the task's row in the catalog at where, as
+// text, read with plain SQL: what anyone who copies the file, or can read
+// the database, can read.
+func taskRow(t *testing.T, where, id string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	driver, dsn, query := "sqlite3", "file:"+where+"?mode=ro", `SELECT * FROM tasks WHERE task_id = ?`
+	if catalogtest.Backend() == "postgres" {
+		driver, dsn, query = "pgx", where, `SELECT * FROM tasks WHERE task_id = $1`
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(t.Context(), `SELECT * FROM tasks WHERE task_id = ?`, id)
+	rows, err := db.QueryContext(t.Context(), query, id)
 	if err != nil {
 		t.Fatal(err)
 	}

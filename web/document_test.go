@@ -3,14 +3,13 @@ package web_test
 import (
 	"database/sql"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	_ "github.com/mattn/go-sqlite3" // writes a row as an older reelvault left it
+	_ "github.com/jackc/pgx/v5/stdlib" // these two write a row as an older reelvault left it
+	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/reelvault/reelvault/catalog"
-	"github.com/reelvault/reelvault/storage/fs"
 	"github.com/reelvault/reelvault/web"
 )
 
@@ -31,25 +30,19 @@ func TestTaskPageBoundsAHostileStoredReply(t *testing.T) {
 		{"a flat reply that grows when indented", `[` + strings.Repeat(`1,`, 40000) + `1]`, "truncated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			store, err := fs.New(filepath.Join(dir, "objects"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cat, err := catalog.Open(t.Context(), filepath.Join(dir, "catalog.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cat.Close() })
-			f := &fixture{cat: cat, store: store}
+			f := newFixture(t)
 			f.add(t, catalog.Task{TaskID: "task_deep", Status: "SUCCESS", FinishTime: day1.Unix()}, "a deep reply", nil)
-			db, err := sql.Open("sqlite3", filepath.Join(dir, "catalog.db"))
+			// Behind the catalog's back, as an older reelvault wrote it.
+			driver, update := "sqlite3", `UPDATE tasks SET raw_reply = ?, request_params = ? WHERE task_id = 'task_deep'`
+			if f.cat.Postgres() {
+				driver, update = "pgx", `UPDATE tasks SET raw_reply = $1, request_params = $2 WHERE task_id = 'task_deep'`
+			}
+			db, err := sql.Open(driver, f.where)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if _, err := db.ExecContext(t.Context(), `UPDATE tasks SET raw_reply = ?, request_params = ? WHERE task_id = 'task_deep'`,
-				tc.raw, tc.raw); err != nil {
+			if _, err := db.ExecContext(t.Context(), update, tc.raw, tc.raw); err != nil {
 				t.Fatal(err)
 			}
 			srv := f.serve(t, web.Options{})

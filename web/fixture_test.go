@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reelvault/reelvault/catalog"
+	"github.com/reelvault/reelvault/catalog/catalogtest"
 	"github.com/reelvault/reelvault/storage"
 	"github.com/reelvault/reelvault/storage/fs"
 	"github.com/reelvault/reelvault/web"
@@ -21,6 +22,7 @@ import (
 // need exact field values; browser_test.go fills one by a real archive run.
 type fixture struct {
 	cat   *catalog.DB
+	where string // the catalog's SQLite file or Postgres URL, for writes behind its back
 	store storage.Store
 }
 
@@ -37,12 +39,8 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureWith opens an empty catalog beside store.
 func newFixtureWith(t *testing.T, store storage.Store) *fixture {
 	t.Helper()
-	cat, err := catalog.Open(t.Context(), filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	return &fixture{cat: cat, store: store}
+	cat, where := catalogtest.Open(t, t.TempDir())
+	return &fixture{cat: cat, where: where, store: store}
 }
 
 // fakeMP4 is enough bytes for a player to see an MP4 header.
