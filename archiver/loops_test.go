@@ -3,12 +3,14 @@ package archiver_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -211,4 +213,42 @@ func TestCatalogUnreachable(t *testing.T) {
 	}
 	f.assertArchived(id, catalog.KindResult, video)
 	f.assertNothingFalse()
+}
+
+// failingBudget is a request budget that cannot be read, as a shared
+// budget whose table is gone or whose row stays locked.
+type failingBudget struct{ calls atomic.Int64 }
+
+func (b *failingBudget) Wait(context.Context) error {
+	b.calls.Add(1)
+	return errors.New("relation \"rate_buckets\" does not exist")
+}
+
+// TestUnreadableBudgetIsALoudPollLoopError: when the request budget
+// fails, polling must not stop silently (nor spin on the catalog): the poll
+// loop stops on the error, says so in the log and in Loops, and backs off.
+func TestUnreadableBudgetIsALoudPollLoopError(t *testing.T) {
+	f := newFixture(t, fsStore(t))
+	f.reply = func(id string, n int, w http.ResponseWriter, r *http.Request) {
+		writeTask(w, id, taskSpec{status: "QUEUED"})
+	}
+	budget := &failingBudget{}
+	f.opts.Limiter = budget
+	a := f.archiver("asyntask_budget")
+	stop := f.daemon(a)
+	f.waitFor("the poll loop's restart logged", func() bool {
+		return f.countLogs("loop stopped on an error", "loop=poll", "gateway request budget") > 0
+	})
+	if err := a.LoopsHealthy(); err == nil || !strings.Contains(err.Error(), "rate_buckets") {
+		t.Errorf("LoopsHealthy = %v while the budget fails, want the poll loop's error", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(f.pollTimes("asyntask_budget")); n != 0 {
+		t.Errorf("the gateway was polled %d times without a request from the budget", n)
+	}
+	if n := budget.calls.Load(); n > 100 {
+		t.Errorf("the budget was asked %d times: the loop spins instead of backing off", n)
+	}
 }

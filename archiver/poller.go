@@ -51,8 +51,12 @@ func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(a.opts.PollWorkers)
 		results := make([]error, len(due))
+		var budgetErr error
 		for i, t := range due {
 			if err := limiter.Wait(gctx); err != nil {
+				if gctx.Err() == nil {
+					budgetErr = err // the shared budget cannot be read: as a catalog error
+				}
 				break
 			}
 			g.Go(func() error {
@@ -98,6 +102,10 @@ func (a *Archiver) pollLoop(ctx context.Context, once bool) error {
 		}
 		if catErr != nil {
 			return catErr
+		}
+		if budgetErr != nil {
+			// The tasks it left unpolled are this instance's to claim again.
+			return fmt.Errorf("gateway request budget: %w", budgetErr)
 		}
 		a.pollHealth.ok()
 		if pause > 0 {

@@ -1,8 +1,10 @@
 package simulator
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -118,7 +120,11 @@ func (s *Server) countPolls(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		s.polls.begin(id, s.now())
-		defer s.polls.end(id)
+		end := sync.OnceFunc(func() { s.polls.end(id) })
+		defer end()
+		// A reset fault hijacks the connection: the poll ends there for
+		// the client, which may retry at once, before this handler returns.
+		w = &hijackEnds{ResponseWriter: w, end: end}
 		if d := s.cfg.PollDelay; d > 0 && !waitContext(r, d) {
 			// The client has gone, or the simulator is shutting down: a
 			// gateway going away answers 503, and a gone client reads
@@ -285,4 +291,17 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// hijackEnds ends a poll's count when its connection is hijacked.
+type hijackEnds struct {
+	http.ResponseWriter
+	end func()
+}
+
+func (h *hijackEnds) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+func (h *hijackEnds) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h.end()
+	return http.NewResponseController(h.ResponseWriter).Hijack()
 }
