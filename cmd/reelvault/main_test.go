@@ -109,6 +109,7 @@ func (e *env) command(ctx context.Context, stdin string, args ...string) (*exec.
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Dir = e.dir
 	cmd.Env = append(os.Environ(), "REELVAULT_BE_MAIN=1", "REELVAULT_CONFIG="+e.config)
+	raceExitNow(cmd)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
