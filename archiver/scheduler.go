@@ -22,6 +22,11 @@ import (
 // fatalError when the storage refuses every object (missing bucket,
 // rejected credentials, full disk).
 func (a *Archiver) archiveLoop(ctx context.Context) error {
+	// Nothing is in flight when the loop (re)starts: a video this instance
+	// claimed before a failed record is its to take again at once.
+	if err := a.cat.ReleaseVideoLeases(ctx, a.opts.Owner); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var g errgroup.Group

@@ -141,8 +141,19 @@ func (c *DB) RenewAsset(ctx context.Context, a Asset, until time.Time) error {
 // owner is "": a SQLite run that holds the catalog lock releases what a
 // killed predecessor left, so nothing waits a lease out.
 func (c *DB) ReleaseLeases(ctx context.Context, owner string) error {
+	return c.releaseLeases(ctx, owner, "tasks", "assets")
+}
+
+// ReleaseVideoLeases ends the video leases owner holds: an archive loop
+// that starts again after an error (a catalog that went away mid-write) has
+// no transfer in flight, and its videos need not wait their leases out.
+func (c *DB) ReleaseVideoLeases(ctx context.Context, owner string) error {
+	return c.releaseLeases(ctx, owner, "assets")
+}
+
+func (c *DB) releaseLeases(ctx context.Context, owner string, tables ...string) error {
 	return c.inTx(ctx, func(tx sqlTx) error {
-		for _, table := range []string{"tasks", "assets"} {
+		for _, table := range tables {
 			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET lease_owner='', lease_until=0
 				WHERE lease_owner != '' AND (?='' OR lease_owner=?)`, owner, owner); err != nil {
 				return fmt.Errorf("release leases: %w", err)
