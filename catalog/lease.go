@@ -71,11 +71,15 @@ func (c *DB) ClaimPolls(ctx context.Context, owner string, now time.Time, lease 
 }
 
 // ClaimSidecars leases to owner up to limit tasks whose videos are all
-// settled but whose task.json is not written yet.
+// settled but whose task.json is not written yet. NOT IN reads the few
+// pending videos once; Postgres planned the NOT EXISTS form, on young
+// statistics that saw no pending video, as a re-read of every pending video
+// per pending task: most of its query time in a fleet's archive runs
+// (bench/results-ha.md).
 func (c *DB) ClaimSidecars(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]string, error) {
 	rows, err := c.db.QueryContext(ctx, `UPDATE tasks SET lease_owner=?, lease_until=? WHERE task_id IN (
-			SELECT task_id FROM tasks t WHERE archive_state='pending' AND lease_until <= ?
-			AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.task_id=t.task_id AND a.state='pending')
+			SELECT task_id FROM tasks WHERE archive_state='pending' AND lease_until <= ?
+			AND task_id NOT IN (SELECT task_id FROM assets WHERE state='pending')
 			LIMIT ?`+c.d.skipLocked()+`)
 		RETURNING task_id`, owner, ms(now.Add(lease)), ms(now), limit)
 	if err != nil {
