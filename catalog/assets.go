@@ -73,26 +73,6 @@ func scanAsset(s interface{ Scan(...any) error }) (Asset, error) {
 	return a, err
 }
 
-// DueAssets returns up to limit pending assets whose next attempt has come,
-// earliest URL expiry first: the video closest to being lost goes first.
-func (c *DB) DueAssets(ctx context.Context, now time.Time, limit int) ([]Asset, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+assetColumns+` FROM assets
-		WHERE state='pending' AND next_attempt_at <= ? ORDER BY expires_at LIMIT ?`, ms(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("query pending assets: %w", err)
-	}
-	defer rows.Close()
-	var out []Asset
-	for rows.Next() {
-		a, err := scanAsset(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
 // NextAssetAttempt returns when the earliest pending asset may be tried.
 func (c *DB) NextAssetAttempt(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
@@ -183,26 +163,6 @@ func failedAttempt(ctx context.Context, tx sqlTx, a Asset, set string, args ...a
 		return true, nil
 	}
 	return false, checkLease(a, 0)
-}
-
-// SidecarsDue returns tasks whose videos are all settled but whose task.json
-// is not written yet.
-func (c *DB) SidecarsDue(ctx context.Context, limit int) ([]string, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT task_id FROM tasks t WHERE archive_state='pending'
-		AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.task_id=t.task_id AND a.state='pending') LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("query tasks awaiting task.json: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // SidecarWritten records the stored task.json and settles the task's archive

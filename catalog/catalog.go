@@ -30,8 +30,7 @@ var ErrNotFound = errors.New("task not in catalog")
 
 // DB is an open catalog.
 type DB struct {
-	db sqlDB
-	d  dialect
+	db sqlDB // its dialect is the engine's
 	// where names the database for messages: the SQLite file, or the
 	// Postgres host, port and database (never the password).
 	where string
@@ -79,7 +78,7 @@ func fromMS(v sql.NullInt64) *time.Time {
 
 // Postgres reports whether the catalog is on Postgres (several instances
 // may share it) rather than SQLite (one run at a time, under Lock).
-func (c *DB) Postgres() bool { return c.d.postgres }
+func (c *DB) Postgres() bool { return c.db.d.postgres }
 
 // Where names the catalog for messages and health checks: the SQLite file,
 // or "postgres host:port/database"; never a password.

@@ -64,7 +64,7 @@ func TestFinishQueuesAssetsEarliestExpiryFirst(t *testing.T) {
 	if err := db.Finish(ctx, catalog.Task{TaskID: "failed", Status: "FAILURE", FailReason: "boom"}, nil, t0); err != nil {
 		t.Fatal(err)
 	}
-	due, err := db.DueAssets(ctx, t0, 10)
+	due, err := db.ClaimAssets(ctx, "test", t0, time.Minute, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestSidecarSettlesArchiveState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ids, _ := db.SidecarsDue(ctx, 10); len(ids) != 0 {
+	if ids, _ := db.ClaimSidecars(ctx, "test", t0, time.Minute, 10); len(ids) != 0 {
 		t.Fatalf("sidecars due before any video settled: %v", ids)
 	}
 	if err := db.AssetArchived(ctx, catalog.Asset{TaskID: "ok", Kind: catalog.KindResult, Key: "k", Size: 5, SHA256: "ab"}, t0); err != nil {
@@ -104,9 +104,9 @@ func TestSidecarSettlesArchiveState(t *testing.T) {
 	if err := db.AssetGone(ctx, catalog.Asset{TaskID: "lost", Kind: catalog.KindResult}, catalog.AssetExpired, "url expired"); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := db.SidecarsDue(ctx, 10)
+	ids, err := db.ClaimSidecars(ctx, "test", t0, time.Minute, 10)
 	if err != nil || len(ids) != 2 {
-		t.Fatalf("SidecarsDue = %v, %v; want both", ids, err)
+		t.Fatalf("ClaimSidecars = %v, %v; want both", ids, err)
 	}
 	for _, id := range ids {
 		if err := db.SidecarWritten(ctx, id, id+"/task.json", t0); err != nil {

@@ -56,7 +56,7 @@ const copyBatch = 2000
 
 func (c *DB) copyTable(ctx context.Context, dst *DB, table string, progress func(string, int)) (int, error) {
 	cols := copyColumns[table]
-	order := c.d.rowid()
+	order := c.db.d.rowid()
 	if table == "assets" {
 		order = "task_id, kind"
 	}

@@ -8,7 +8,7 @@ import (
 // SchemaVersion reports the catalog's schema version and the newest this
 // build knows; after Open they are equal.
 func (c *DB) SchemaVersion(ctx context.Context) (version, latest int, err error) {
-	if c.d.postgres {
+	if c.db.d.postgres {
 		if err := c.db.QueryRowContext(ctx, `SELECT version FROM reelvault_schema`).Scan(&version); err != nil {
 			return 0, 0, fmt.Errorf("read schema version: %w", err)
 		}

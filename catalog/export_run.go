@@ -26,7 +26,7 @@ func (c *DB) Export(ctx context.Context, w io.Writer, format string) (int, error
 		return 0, fmt.Errorf("export: unknown format %q: want csv or jsonl", format)
 	}
 	var last int64
-	if err := c.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(`+c.d.rowid()+`), 0) FROM tasks`).Scan(&last); err != nil {
+	if err := c.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(`+c.db.d.rowid()+`), 0) FROM tasks`).Scan(&last); err != nil {
 		return 0, fmt.Errorf("export: %w", err)
 	}
 	if format == "csv" {
@@ -49,7 +49,7 @@ func (c *DB) Export(ctx context.Context, w io.Writer, format string) (int, error
 	g.SetLimit(workers)
 	go func() {
 		defer close(queue)
-		query := exportQuery(c.d, format)
+		query := exportQuery(c.db.d, format)
 		for lo := int64(1); lo <= last && ctx.Err() == nil; lo += exportChunk {
 			ch := &chunk{done: make(chan struct{})}
 			queue <- ch

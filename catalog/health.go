@@ -27,8 +27,8 @@ func (c *DB) Backlog(ctx context.Context) (Backlog, error) {
 	var oldest, next sql.NullInt64
 	err := c.db.QueryRowContext(ctx, `SELECT
 		(SELECT MIN(CASE WHEN finish_time > 0 THEN finish_time*1000 ELSE tracked_at END)
-			FROM tasks`+c.d.indexedBy("tasks_sidecar")+` WHERE archive_state='pending'),
-		(SELECT MIN(expires_at) FROM assets`+c.d.indexedBy("assets_pending")+` WHERE state='pending')`).Scan(&oldest, &next)
+			FROM tasks`+c.db.d.indexedBy("tasks_sidecar")+` WHERE archive_state='pending'),
+		(SELECT MIN(expires_at) FROM assets`+c.db.d.indexedBy("assets_pending")+` WHERE state='pending')`).Scan(&oldest, &next)
 	if err != nil {
 		return b, fmt.Errorf("read backlog: %w", err)
 	}

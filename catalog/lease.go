@@ -37,7 +37,7 @@ func (c *DB) ClaimPolls(ctx context.Context, owner string, now time.Time, lease 
 	rows, err := c.db.QueryContext(ctx, `UPDATE tasks SET lease_owner=?, lease_until=? WHERE task_id IN (
 			SELECT task_id FROM tasks WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?
 			AND (lease_until <= ? OR lease_owner = ?)
-			ORDER BY next_poll_at LIMIT ?`+c.d.skipLocked()+`)
+			ORDER BY next_poll_at LIMIT ?`+c.db.d.skipLocked()+`)
 		RETURNING task_id, status, tracked_at, submit_time, not_found_count, polls, next_poll_at`,
 		owner, ms(now.Add(lease)), ms(now), ms(now), owner, limit)
 	if err != nil {
@@ -80,7 +80,7 @@ func (c *DB) ClaimSidecars(ctx context.Context, owner string, now time.Time, lea
 	rows, err := c.db.QueryContext(ctx, `UPDATE tasks SET lease_owner=?, lease_until=? WHERE task_id IN (
 			SELECT task_id FROM tasks WHERE archive_state='pending' AND lease_until <= ?
 			AND task_id NOT IN (SELECT task_id FROM assets WHERE state='pending')
-			LIMIT ?`+c.d.skipLocked()+`)
+			LIMIT ?`+c.db.d.skipLocked()+`)
 		RETURNING task_id`, owner, ms(now.Add(lease)), ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks awaiting task.json: %w", err)
@@ -104,7 +104,7 @@ func (c *DB) ClaimSidecars(ctx context.Context, owner string, now time.Time, lea
 func (c *DB) ClaimAssets(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]Asset, error) {
 	rows, err := c.db.QueryContext(ctx, `UPDATE assets SET lease_owner=?, lease_until=? WHERE (task_id, kind) IN (
 			SELECT task_id, kind FROM assets WHERE state='pending' AND next_attempt_at <= ? AND lease_until <= ?
-			ORDER BY expires_at LIMIT ?`+c.d.skipLocked()+`)
+			ORDER BY expires_at LIMIT ?`+c.db.d.skipLocked()+`)
 		RETURNING `+assetColumns, owner, ms(now.Add(lease)), ms(now), ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim pending videos: %w", err)

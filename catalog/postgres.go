@@ -36,7 +36,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to catalog %s: %s", where, scrubPassword(pgMessage(err), dsn))
 	}
-	c := &DB{db: sqlDB{DB: db, d: dialect{postgres: true}}, d: dialect{postgres: true}, where: where}
+	c := &DB{db: sqlDB{DB: db, d: dialect{postgres: true}}, where: where}
 	if err := c.migratePostgres(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate catalog %s: %s", where, scrubPassword(err.Error(), dsn))
@@ -253,7 +253,7 @@ const runLockID = 0x7265656c72756e21
 // goes with the connection: a killed process's lock is released by the
 // server. On SQLite, Lock does this.
 func (c *DB) LockRuns(ctx context.Context, exclusive bool, whileAlone func()) (release func(), err error) {
-	if !c.d.postgres {
+	if !c.db.d.postgres {
 		return nil, errors.New("LockRuns is for a Postgres catalog; SQLite's is Lock")
 	}
 	conn, err := c.db.Conn(ctx)

@@ -336,7 +336,7 @@ func BenchmarkPostgresListSinceArchiveState(b *testing.B) {
 
 func benchPostgresList(b *testing.B, f Filter) {
 	db := openPostgresBench(b)
-	q, args, err := f.query(db.d, listColumns)
+	q, args, err := f.query(db.db.d, listColumns)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -141,7 +141,7 @@ const batchSize = 500
 // sequence.
 func (c *DB) Tasks(ctx context.Context, f Filter) iter.Seq2[Task, error] {
 	return func(yield func(Task, error) bool) {
-		q, args, err := f.query(c.d, listColumns)
+		q, args, err := f.query(c.db.d, listColumns)
 		if err != nil {
 			yield(Task{}, err)
 			return
@@ -161,7 +161,7 @@ func (c *DB) Tasks(ctx context.Context, f Filter) iter.Seq2[Task, error] {
 		// SQLite reads the assets on the cursor's connection; a Postgres
 		// connection serves one query at a time, and the pool has others.
 		var assets querier = conn
-		if c.d.postgres {
+		if c.db.d.postgres {
 			assets = c.db
 		}
 		batch := make([]Task, 0, batchSize)
@@ -209,7 +209,7 @@ func (c *DB) readConn(ctx context.Context) (sqlConn, error) {
 	if err != nil {
 		return sqlConn{}, fmt.Errorf("list tasks: %w", err)
 	}
-	if c.d.postgres {
+	if c.db.d.postgres {
 		return conn, nil
 	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA mmap_size = %d`, int64(readMmapSize))); err != nil {

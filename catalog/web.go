@@ -9,7 +9,7 @@ import (
 // CountMatching returns how many tasks match f, ignoring its Limit, Offset
 // and Sort: the "of N" beside a page of List.
 func (c *DB) CountMatching(ctx context.Context, f Filter) (int, error) {
-	where, args := f.where(c.d)
+	where, args := f.where(c.db.d)
 	var n int
 	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks`+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count tasks: %w", err)
