@@ -130,3 +130,47 @@ func TestLossRiskGaugesMoveAsTasksAge(t *testing.T) {
 	m2 := metrics.New(ctx, cat, metrics.Options{Clock: func() time.Time { return now }})
 	want(t, scrape(t, m2), "reelvault_last_archive_timestamp_seconds", float64(now.Unix()))
 }
+
+// TestInstanceAndLeasesHeld: an archiving instance exports its name in the
+// catalog's leases and how many polls and transfers it holds right now;
+// another instance's leases are not its own.
+func TestInstanceAndLeasesHeld(t *testing.T) {
+	ctx := t.Context()
+	cat, _ := catalogtest.Open(t, t.TempDir())
+	now := t0
+	m := metrics.New(ctx, cat, metrics.Options{Clock: func() time.Time { return now }, Instance: "vault-a",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	engine := "sqlite"
+	if cat.Postgres() {
+		engine = "postgres"
+	}
+	ids := []string{"asyntask_l1", "asyntask_l2", "asyntask_l3"}
+	if _, err := cat.Track(ctx, ids, t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids[:2] {
+		err := cat.Finish(ctx, catalog.Task{TaskID: id, Status: "SUCCESS", FinishTime: t0.Unix()},
+			[]catalog.Asset{{Kind: catalog.KindResult, SourceURL: "https://x/" + id, ExpiresAt: t0.Add(time.Hour)}}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cat.ClaimAssets(ctx, "vault-a", t0, time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.ClaimAssets(ctx, "vault-b", t0, time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.ClaimPolls(ctx, "vault-a", t0, time.Minute, 10); err != nil {
+		t.Fatal(err)
+	}
+	got := scrape(t, m)
+	want(t, got, `reelvault_instance_info{catalog="`+engine+`",instance_id="vault-a"}`, 1)
+	want(t, got, `reelvault_leases_held{kind="task"}`, 1)
+	want(t, got, `reelvault_leases_held{kind="video"}`, 1)
+
+	now = t0.Add(2 * time.Minute) // the leases ran out
+	got = scrape(t, m)
+	want(t, got, `reelvault_leases_held{kind="task"}`, 0)
+	want(t, got, `reelvault_leases_held{kind="video"}`, 0)
+}
